@@ -1,0 +1,90 @@
+"""The ``Host`` seam: every read of, or command on, an inspected host goes through it (DESIGN §5).
+
+Modelled on Ansible's connection plugins: one small interface with local, SSH and WinRM siblings,
+so one collector serves an agent, a ``--root`` audit of a mounted image and agentless collection.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RunResult:
+    rc: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def stdout_text(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace")
+
+    @property
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class ListeningSocket:
+    proto: str  # "tcp" | "udp"
+    address: str
+    port: int
+    pid: int | None
+    process: str | None
+
+
+class HostError(Exception):
+    """The transport failed (not the command): unreachable host, missing binary, timeout."""
+
+
+class CommandNotFound(HostError):
+    """The program named in argv[0] does not exist on the host."""
+
+
+class CommandTimeout(HostError):
+    """The command ran longer than its timeout and was killed."""
+
+
+class Host(ABC):
+    """What collectors may do to a host. Implementations never use a shell for argv commands."""
+
+    #: True when live-only facts (sockets, ``sshd -T``, boot time) describe the inspected system.
+    live: bool = True
+
+    @abstractmethod
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> RunResult:
+        """Run argv (no shell). ``env`` adds to a scrubbed environment. Raises HostError subclasses."""
+
+    @abstractmethod
+    def read_file(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist. Raises PermissionError when unreadable."""
+
+    @abstractmethod
+    def glob(self, pattern: str) -> list[str]:
+        """Host paths (as the host sees them) matching a glob pattern, sorted."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def listening_sockets(self) -> list[ListeningSocket]:
+        """TCP listeners and unconnected UDP sockets. Raises HostError when not live."""
+
+    @abstractmethod
+    def hostname(self) -> str: ...
+
+    @abstractmethod
+    def fqdn(self) -> str | None: ...
+
+    @abstractmethod
+    def boot_time(self) -> datetime | None:
+        """None when not live (a mounted image has no boot time)."""

@@ -1,0 +1,96 @@
+"""The human-readable summary of a report (rich), for ``rra agent collect`` without ``--json``."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from rra.checks.report import Finding, Report
+
+# Badges read without colour too: the text carries the status, the colour only repeats it.
+_STATUS_STYLE = {
+    "pass": ("PASS", "green"),
+    "warn": ("WARN", "yellow"),
+    "fail": ("FAIL", "bold red"),
+    "unknown": ("UNKNOWN", "magenta"),
+    "not_applicable": ("N/A", "dim"),
+}
+
+
+def status_badge(status: str) -> Text:
+    label, style = _STATUS_STYLE.get(status, (status.upper(), ""))
+    return Text(f"[{label}]", style=style)
+
+
+def _score_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
+
+
+def _findings_table(findings: list[Finding]) -> Table:
+    table = Table(title="Findings (most points lost first)", expand=True, show_lines=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("title")
+    table.add_column("pts lost", justify="right", no_wrap=True)
+    table.add_column("remediation", ratio=2)
+    for finding in findings:
+        table.add_row(
+            status_badge(finding.status),
+            finding.severity,
+            finding.check,
+            finding.title,
+            f"{finding.points_lost:.1f}",
+            finding.remediation or "",
+        )
+    return table
+
+
+def _backups_table(report: Report) -> Table:
+    table = Table(title="Backups", expand=True)
+    for column in ("name", "status", "age", "rpo", "snapshots", "latest", "check", "change"):
+        table.add_column(column)
+    for backup in report.facts.backups:
+        check = "never" if backup.last_check_ok is None else ("ok" if backup.last_check_ok else "FAILED")
+        table.add_row(
+            backup.name,
+            backup.status if backup.status == "ok" else f"error: {backup.error}",
+            _hours(backup.age_hours) + (
+                f" (missing {', '.join(backup.paths_missing)})" if backup.paths_missing else ""
+            ),
+            _hours(backup.rpo_hours),
+            "—" if backup.snapshot_count is None else str(backup.snapshot_count),
+            (backup.latest_snapshot_id or "—")[:8],
+            check,
+            "—" if backup.change_ratio is None else f"{backup.change_ratio:.0%}",
+        )
+    return table
+
+
+def render_summary(report: Report, console: Console) -> None:
+    score = report.score
+    pillars = score.pillars
+    header = Text.assemble(
+        (f"{report.host.hostname}", "bold"),
+        f"  org {report.host.org}  criticality {report.host.criticality}\n",
+        ("readiness ", "bold"),
+        (f"{score.total:.1f}/100", "bold"),
+        f"   recovery {_score_text(pillars.recovery)}"
+        f"  authentication {_score_text(pillars.authentication)}"
+        f"  exposure {_score_text(pillars.exposure)}   ({score.model})",
+    )
+    if score.caps_applied:
+        header.append(f"\ncaps applied: {', '.join(score.caps_applied)}", style="yellow")
+    parts: list[Table | Text] = [header]
+    if report.facts.backups:
+        parts.append(_backups_table(report))
+    parts.append(_findings_table(report.findings))
+    console.print(Panel(Group(*parts), title=f"rra report {report.report_id}", expand=True))
