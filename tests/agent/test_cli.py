@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from typer.testing import CliRunner
 
 from rra.agent import rootcli
 from rra.agent.cli import exit_code_for
@@ -17,7 +17,7 @@ RRA = [sys.executable, "-m", "rra"]
 
 
 def finding(status: str) -> Finding:
-    return Finding(check="x.y", pillar="recovery", status=status, severity="low", title="t")  # type: ignore[arg-type]
+    return Finding(check="x.y", pillar="recovery", status=status, severity="low", title="t")
 
 
 @pytest.mark.parametrize(

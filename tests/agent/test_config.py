@@ -59,7 +59,10 @@ def test_env_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ("change", "expected"),
     [
         (('rpo = "12h"', 'rpo = "soon"'), "backup[0].rpo: expected a duration"),
-        (('paths = ["/var/lib/finance/"]', 'paths = ["var/lib"]'), "backup[0].paths: expected absolute"),
+        (
+            ('paths = ["/var/lib/finance/"]', 'paths = ["var/lib"]'),
+            "backup[0].paths: expected absolute",
+        ),
         (('paths = ["/var/lib/finance/"]', "paths = []"), "backup[0].paths"),
         (('criticality = "high"', 'criticality = "huge"'), "agent.criticality"),
         (('org = "mic/ais"', 'org = "MIC AIS"'), "agent.org: expected an org path"),

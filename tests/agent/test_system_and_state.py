@@ -46,7 +46,11 @@ def test_host_info_live() -> None:
 
 
 def test_os_release_quoting() -> None:
-    assert parse_os_release("A='x y'\nB=plain\nC=\"q\\\"d\"\n") == {"A": "x y", "B": "plain", "C": 'q"d'}
+    assert parse_os_release('A=\'x y\'\nB=plain\nC="q\\"d"\n') == {
+        "A": "x y",
+        "B": "plain",
+        "C": 'q"d',
+    }
 
 
 def test_root_paths_stay_under_root(tmp_path: Path) -> None:

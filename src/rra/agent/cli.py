@@ -45,7 +45,9 @@ def exit_code_for(findings: list[Finding]) -> int:
 def collect(
     root: Annotated[
         Path | None,
-        typer.Option(help="Audit a mounted image: read host files under DIR (live facts become unknown)."),
+        typer.Option(
+            help="Audit a mounted image: read host files under DIR (live facts become unknown)."
+        ),
     ] = None,
     config: Annotated[
         Path | None,

@@ -76,5 +76,7 @@ def collect_report(
         findings=findings,
         score=score,
     )
-    log.info("collected", report_id=report.report_id, score=score.total, state_dir=str(state.directory))
+    log.info(
+        "collected", report_id=report.report_id, score=score.total, state_dir=str(state.directory)
+    )
     return report

@@ -44,7 +44,8 @@ class AgentSection(_Section):
     org: str = Field("unassigned", description="Org path this host belongs to, e.g. mic/ais")
     criticality: Literal["high", "medium", "low"] = "medium"
     state_dir: Path | None = Field(
-        None, description="Where the agent keeps its state; default /var/lib/rra as root, else user data"
+        None,
+        description="Where the agent keeps its state; default /var/lib/rra as root, else user data",
     )
     labels: dict[str, str] = Field(default_factory=dict)
     restic_binary: str = "restic"
@@ -53,7 +54,9 @@ class AgentSection(_Section):
     @classmethod
     def _org_path(cls, org: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*", org):
-            raise ValueError("expected an org path of lower-case segments separated by '/', e.g. mic/ais")
+            raise ValueError(
+                "expected an org path of lower-case segments separated by '/', e.g. mic/ais"
+            )
         return org
 
 
@@ -86,7 +89,9 @@ class BackupConfig(_Section):
     @classmethod
     def _read_data(cls, value: str) -> str:
         if not _READ_DATA.match(value):
-            raise ValueError("expected none, all, a percentage such as '5%', or rotate:T such as 'rotate:12'")
+            raise ValueError(
+                "expected none, all, a percentage such as '5%', or rotate:T such as 'rotate:12'"
+            )
         return value
 
     @model_validator(mode="after")

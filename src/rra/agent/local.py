@@ -81,7 +81,7 @@ class LocalHost(Host):
     def glob(self, pattern: str) -> list[str]:
         mapped = str(self._map(pattern))
         prefix = len(str(self.root).rstrip("/"))
-        return sorted(match[prefix:] or "/" for match in globmod.glob(mapped))
+        return sorted(match[prefix:] or "/" for match in globmod.glob(mapped))  # noqa: PTH207 - absolute patterns
 
     def exists(self, path: str) -> bool:
         return self._map(path).exists()
@@ -102,10 +102,11 @@ class LocalHost(Host):
                     process = psutil.Process(conn.pid).name()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     process = None
+            if not conn.laddr:
+                continue
+            address, port = conn.laddr[0], conn.laddr[1]
             sockets.append(
-                ListeningSocket(
-                    "tcp" if is_tcp else "udp", conn.laddr.ip, conn.laddr.port, conn.pid, process
-                )
+                ListeningSocket("tcp" if is_tcp else "udp", address, port, conn.pid, process)
             )
         return sockets
 

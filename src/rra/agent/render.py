@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -35,13 +35,12 @@ def _hours(value: float | None) -> str:
 
 
 def _findings_table(findings: list[Finding]) -> Table:
-    table = Table(title="Findings (most points lost first)", expand=True, show_lines=False)
+    table = Table(title="Findings (most points lost first)", title_justify="left", expand=True)
     table.add_column("status", no_wrap=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("title")
     table.add_column("pts lost", justify="right", no_wrap=True)
-    table.add_column("remediation", ratio=2)
     for finding in findings:
         table.add_row(
             status_badge(finding.status),
@@ -49,23 +48,38 @@ def _findings_table(findings: list[Finding]) -> Table:
             finding.check,
             finding.title,
             f"{finding.points_lost:.1f}",
-            finding.remediation or "",
         )
     return table
 
 
+def _remediations(findings: list[Finding]) -> list[Text]:
+    """Full-width fix-it text for every finding that does not pass, most valuable first."""
+    blocks: list[Text] = []
+    for finding in findings:
+        if finding.status in ("pass", "not_applicable") or not finding.remediation:
+            continue
+        block = Text.assemble(status_badge(finding.status), " ", (finding.check, "bold"))
+        block.append(f"  (+{finding.points_lost:.1f} points when fixed)\n", style="dim")
+        block.append(finding.remediation)
+        blocks.append(block)
+    return blocks
+
+
 def _backups_table(report: Report) -> Table:
-    table = Table(title="Backups", expand=True)
+    table = Table(title="Backups", title_justify="left", expand=True)
     for column in ("name", "status", "age", "rpo", "snapshots", "latest", "check", "change"):
         table.add_column(column)
     for backup in report.facts.backups:
-        check = "never" if backup.last_check_ok is None else ("ok" if backup.last_check_ok else "FAILED")
+        check = (
+            "never"
+            if backup.last_check_ok is None
+            else ("ok" if backup.last_check_ok else "FAILED")
+        )
         table.add_row(
             backup.name,
             backup.status if backup.status == "ok" else f"error: {backup.error}",
-            _hours(backup.age_hours) + (
-                f" (missing {', '.join(backup.paths_missing)})" if backup.paths_missing else ""
-            ),
+            _hours(backup.age_hours)
+            + (f" (missing {', '.join(backup.paths_missing)})" if backup.paths_missing else ""),
             _hours(backup.rpo_hours),
             "—" if backup.snapshot_count is None else str(backup.snapshot_count),
             (backup.latest_snapshot_id or "—")[:8],
@@ -80,7 +94,7 @@ def render_summary(report: Report, console: Console) -> None:
     pillars = score.pillars
     header = Text.assemble(
         (f"{report.host.hostname}", "bold"),
-        f"  org {report.host.org}  criticality {report.host.criticality}\n",
+        f"  org {report.host.org}  criticality {report.host.criticality}  report {report.report_id}\n",
         ("readiness ", "bold"),
         (f"{score.total:.1f}/100", "bold"),
         f"   recovery {_score_text(pillars.recovery)}"
@@ -89,8 +103,13 @@ def render_summary(report: Report, console: Console) -> None:
     )
     if score.caps_applied:
         header.append(f"\ncaps applied: {', '.join(score.caps_applied)}", style="yellow")
-    parts: list[Table | Text] = [header]
+    console.print(Panel(header, expand=True))
     if report.facts.backups:
-        parts.append(_backups_table(report))
-    parts.append(_findings_table(report.findings))
-    console.print(Panel(Group(*parts), title=f"rra report {report.report_id}", expand=True))
+        console.print(_backups_table(report))
+    console.print(_findings_table(report.findings))
+    remediations = _remediations(report.findings)
+    if remediations:
+        console.rule("What to fix first")
+        for block in remediations:
+            console.print(block)
+            console.print()

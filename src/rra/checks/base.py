@@ -17,7 +17,8 @@ class CheckContext:
     """What a check may know besides the facts: the evaluation time and the policy."""
 
     now: datetime
-    policy: Policy = DEFAULT_POLICY
+    # A pydantic model is unhashable, so dataclasses reject it as a plain default.
+    policy: Policy = field(default_factory=lambda: DEFAULT_POLICY)
 
 
 @dataclass
@@ -52,8 +53,10 @@ class Check(ABC):
             outcome = Outcome("not_applicable", {"reason": reason})
         else:
             outcome = self.evaluate(facts, ctx)
-        remediation = "" if outcome.status in ("pass", "not_applicable") else (
-            outcome.remediation or self.remediation
+        remediation = (
+            ""
+            if outcome.status in ("pass", "not_applicable")
+            else (outcome.remediation or self.remediation)
         )
         return Finding(
             check=self.id,

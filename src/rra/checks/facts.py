@@ -16,7 +16,8 @@ Criticality = Literal["high", "medium", "low"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Every key is always present in a serialized report, so the published schema requires them.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class OsInfo(_Model):
@@ -60,7 +61,8 @@ class BackupFact(_Model):
     offsite: bool | None = None
     append_only: bool | None = None
     change_ratio: float | None = Field(
-        None, description="(changed + removed files) / files of the older of the two newest snapshots"
+        None,
+        description="(changed + removed files) / files of the older of the two newest snapshots",
     )
     change_detail: dict[str, Any] | None = None
     restic_version: str | None = None

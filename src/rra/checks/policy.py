@@ -13,7 +13,8 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     integrity_max_age: Duration = Field(
-        timedelta(days=7), description="recovery.backup_integrity: a passing restic check within this"
+        timedelta(days=7),
+        description="recovery.backup_integrity: a passing restic check within this",
     )
     stale_backup_cap_age: Duration = Field(
         timedelta(days=7), description="A backup older than this (or in error) caps recovery at 30"

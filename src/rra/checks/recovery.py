@@ -398,12 +398,14 @@ class MassChange(_RecoveryCheck):
             else:
                 status = "pass"
             if status != "pass":
-                newest = b.latest_snapshot_id or "NEWEST"
+                detail = b.change_detail or {}
+                newest = detail.get("new_snapshot_id") or b.latest_snapshot_id or "NEWEST"
+                previous = detail.get("old_snapshot_id") or "PREVIOUS"
                 remedy = (
                     f"Backup '{b.name}': {ratio:.0%} of files changed or disappeared between the "
                     "two newest snapshots, a sign of ransomware encryption or mass deletion. "
                     f"Compare them (`restic -r {repo} snapshots`, then `restic -r {repo} diff "
-                    f"PREVIOUS {newest}`), pause forget/prune so older snapshots are kept until "
+                    f"{previous} {newest}`), pause forget/prune so older snapshots are kept until "
                     "it is explained, and if it is an attack restore from the last good snapshot."
                 )
         elif backup_in_error(b):

@@ -16,7 +16,9 @@ class CheckRegistryError(Exception):
 def load_check(entry: EntryPoint) -> Check:
     target = entry.load()
     if not (isinstance(target, type) and issubclass(target, Check)):
-        raise CheckRegistryError(f"entry point {entry.name!r} ({entry.value}) is not a Check subclass")
+        raise CheckRegistryError(
+            f"entry point {entry.name!r} ({entry.value}) is not a Check subclass"
+        )
     if target.id != entry.name:
         raise CheckRegistryError(
             f"entry point {entry.name!r} loads a check whose id is {target.id!r}; they must agree"

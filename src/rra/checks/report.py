@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rra.checks.facts import Facts, HostInfo
 
-REPORT_SCHEMA = "rra.report/1"
+REPORT_SCHEMA: Final = "rra.report/1"
 SCORE_MODEL = "rra-score/1"
 
 Pillar = Literal["recovery", "authentication", "exposure"]
@@ -21,7 +21,8 @@ PILLARS: tuple[Pillar, ...] = ("recovery", "authentication", "exposure")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Every key is always present in a serialized report, so the published schema requires them.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Finding(_Model):
@@ -75,7 +76,9 @@ class Report(_Model):
     findings: list[Finding]
     score: Score
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_serialization_defaults_required=True
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

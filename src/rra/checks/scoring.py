@@ -99,10 +99,13 @@ def score_findings(findings: Sequence[Finding], policy: Policy = DEFAULT_POLICY)
     (even when the pillar is already below the cap), in a fixed order.
     """
     raw = _raw_score(findings, policy)
+    rounded = {p: (None if s is None else round(s, 2)) for p, s in raw.pillars.items()}
     return Score(
         total=round(raw.total, 2),
         pillars=PillarScores(
-            **{p: (None if s is None else round(s, 2)) for p, s in raw.pillars.items()}
+            recovery=rounded["recovery"],
+            authentication=rounded["authentication"],
+            exposure=rounded["exposure"],
         ),
         caps_applied=raw.caps,
     )
@@ -111,7 +114,7 @@ def score_findings(findings: Sequence[Finding], policy: Policy = DEFAULT_POLICY)
 def assign_points_lost(
     findings: Sequence[Finding], policy: Policy = DEFAULT_POLICY
 ) -> list[Finding]:
-    """Copies of the findings with ``points_lost`` = total if that finding passed − actual total.
+    """Copies of the findings with ``points_lost`` = total if that finding passed - actual total.
 
     0 for findings that pass or do not apply. Rounded to 2 decimals.
     """

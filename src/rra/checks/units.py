@@ -24,7 +24,7 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         return timedelta(seconds=text)
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"expected a duration such as '24h', '30d' or '15m'")
+        raise ValueError("expected a duration such as '24h', '30d' or '15m'")
     value, unit = match.groups()
     return timedelta(seconds=float(value) * _DURATION_UNITS[unit.lower()])
 

@@ -1,0 +1,85 @@
+"""End to end: `rra demo` builds real restic repositories; `rra agent collect --json` reads them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rra.checks.report import Report
+from tests.conftest import require
+
+RRA = [sys.executable, "-m", "rra"]
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require("restic", shutil.which("restic") is not None, "apt-get install -y restic")
+    folder = tmp_path_factory.mktemp("e2e") / "demo"
+    done = subprocess.run([*RRA, "demo", "--dir", str(folder)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "readiness" in done.stdout
+    return folder
+
+
+def test_demo_report_has_the_planted_facts(demo_folder: Path) -> None:
+    report = Report.model_validate_json((demo_folder / "report.json").read_text())
+    backups = {b.name: b for b in report.facts.backups}
+    finance, hr = backups["finance"], backups["hr"]
+    assert finance.status == "ok" and finance.snapshot_count == 2
+    assert finance.age_hours is not None and 1.9 < finance.age_hours < 2.5
+    # 50 rewritten + 10 removed; restic stats counts 200 files plus the directories from / down.
+    finance_dir = demo_folder / "data" / "finance"
+    assert finance.change_ratio == pytest.approx(60 / (200 + len(finance_dir.parts) - 1))
+    assert hr.age_hours is not None and 71.9 < hr.age_hours < 72.5
+    assert hr.last_check_ok is True and hr.last_check_read_data == "all"
+    assert report.metrics.backup_age_hours == hr.age_hours
+    assert report.metrics.backups_fresh is False
+    statuses = {f.check: f.status for f in report.findings}
+    assert statuses["recovery.backup_fresh"] == "fail"  # hr is 72 h old: beyond 2 × RPO
+    assert statuses["recovery.mass_change"] == "warn"
+    assert statuses["recovery.backup_offsite"] == "fail"
+    assert any(cap.startswith("recovery<=50") for cap in report.score.caps_applied)
+    assert report.score.pillars.recovery is not None and report.score.pillars.recovery <= 50
+
+
+def test_collect_cli_json_envelope_and_exit_code(demo_folder: Path) -> None:
+    env = {**os.environ, "RESTIC_PASSWORD": "must-not-be-used"}
+    done = subprocess.run(
+        [*RRA, "agent", "collect", "--json", "--config", str(demo_folder / "agent.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr  # findings
+    envelope = json.loads(done.stdout)
+    assert envelope["schema"] == "rra.report/1"
+    report = Report.model_validate(envelope)
+    assert report.seq >= 2  # the demo's own collection was seq 1
+    password = (demo_folder / "secrets" / "restic.pass").read_text()
+    assert password not in done.stdout and password not in done.stderr
+
+
+def test_collect_cli_summary(demo_folder: Path) -> None:
+    done = subprocess.run(
+        [*RRA, "agent", "collect", "--config", str(demo_folder / "agent.toml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert done.returncode == 1
+    assert "[FAIL]" in done.stdout and "recovery.backup_fresh" in done.stdout
+    assert "readiness" in done.stdout
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    done = subprocess.run([*RRA, "demo", "--dir", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "not made by 'rra demo'" in done.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
