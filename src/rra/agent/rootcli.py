@@ -4,7 +4,7 @@ or Textual, and an agent-only install says which extra provides a missing group.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
 from typing import Annotated, Any
 
@@ -78,7 +78,7 @@ class LazyGroup(TyperGroup):
                 formatter.write_dl(rows)
 
 
-class LogFormat(str, Enum):
+class LogFormat(StrEnum):
     console = "console"
     json = "json"
 

@@ -247,6 +247,15 @@ class BackupIntegrity(_RecoveryCheck):
         return status, evidence, remedy
 
 
+def _tristate(
+    flag: bool | None, evidence: dict[str, Any], *, fail: str, unknown: str
+) -> tuple[Status, dict[str, Any], str | None]:
+    """A declared yes/no property of a backup: True passes, False fails, None is unknown."""
+    status: Status = "pass" if flag is True else ("fail" if flag is False else "unknown")
+    evidence["status"] = status
+    return status, evidence, {"pass": None, "fail": fail, "unknown": unknown}[status]
+
+
 class BackupOffsite(_RecoveryCheck):
     id = "recovery.backup_offsite"
     severity = "high"
@@ -266,28 +275,21 @@ class BackupOffsite(_RecoveryCheck):
     @staticmethod
     def _one(b: BackupFact) -> tuple[Status, dict[str, Any], str | None]:
         repo = b.repository
-        evidence: dict[str, Any] = {"name": b.name, "repository": repo, "offsite": b.offsite}
-        status: Status
-        remedy: str | None = None
-        if b.offsite is True:
-            status = "pass"
-        elif b.offsite is False:
-            status = "fail"
-            remedy = (
+        return _tristate(
+            b.offsite,
+            {"name": b.name, "repository": repo, "offsite": b.offsite},
+            fail=(
                 f"Backup '{b.name}' has no offsite copy ({repo}). Create a repository off this "
                 f"site (`restic -r OFFSITE_REPO init --from-repo {repo} --copy-chunker-params`), "
                 f"copy to it from a systemd timer (`restic -r OFFSITE_REPO copy --from-repo "
                 f"{repo}`), then set `offsite = true` for '{b.name}' in agent.toml."
-            )
-        else:
-            status = "unknown"
-            remedy = (
+            ),
+            unknown=(
                 f"Backup '{b.name}': whether {repo} has an offsite copy is not known. Set "
                 f"`offsite = true` or `offsite = false` in its [[backup]] entry in agent.toml "
                 "(true only if a copy lives outside this site)."
-            )
-        evidence["status"] = status
-        return status, evidence, remedy
+            ),
+        )
 
 
 class BackupImmutable(_RecoveryCheck):
@@ -309,32 +311,21 @@ class BackupImmutable(_RecoveryCheck):
     @staticmethod
     def _one(b: BackupFact) -> tuple[Status, dict[str, Any], str | None]:
         repo = b.repository
-        evidence: dict[str, Any] = {
-            "name": b.name,
-            "repository": repo,
-            "append_only": b.append_only,
-        }
-        status: Status
-        remedy: str | None = None
-        if b.append_only is True:
-            status = "pass"
-        elif b.append_only is False:
-            status = "fail"
-            remedy = (
+        return _tristate(
+            b.append_only,
+            {"name": b.name, "repository": repo, "append_only": b.append_only},
+            fail=(
                 f"Backup '{b.name}': {repo} lets this host delete snapshots, so an attacker on it "
                 "can erase the backups. Serve the repository with `rest-server --append-only` "
                 "(or storage with object lock), run `restic forget --prune` only from a separate "
                 f"trusted machine, then set `append_only = true` for '{b.name}' in agent.toml."
-            )
-        else:
-            status = "unknown"
-            remedy = (
+            ),
+            unknown=(
                 f"Backup '{b.name}': whether {repo} is append-only is not known. Set "
                 f"`append_only = true` or `append_only = false` in its [[backup]] entry in "
                 "agent.toml."
-            )
-        evidence["status"] = status
-        return status, evidence, remedy
+            ),
+        )
 
 
 class MassChange(_RecoveryCheck):
