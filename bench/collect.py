@@ -36,9 +36,11 @@ def child(config_path: str, state_dir: str) -> dict[str, Any]:
     from rra.agent.config import load_config
     from rra.agent.host import RunResult
     from rra.agent.local import LocalHost
+    from rra.agent.logs import configure_logging
     from rra.agent.state import StateStore
 
     imported = time.perf_counter()
+    configure_logging("console", "warning")  # logs to stderr, as the CLI does
 
     class TimingHost(LocalHost):
         restic_seconds = 0.0

@@ -7,7 +7,6 @@ and copied for each test. Snapshots are made with ``restic backup --time ... --h
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +21,8 @@ from rra.agent.host import Host, ListeningSocket, RunResult
 from rra.agent.local import LocalHost, child_environment
 from rra.agent.restic import CacheOptions, Restic
 from rra.agent.restic.commands import backup_argv, init_argv
+from rra.agent.state import StateStore
+from tests.conftest import require
 
 PASSWORD = "correct horse battery staple 7f3a"
 SNAPSHOT_HOST = "testhost"
@@ -31,11 +32,8 @@ SNAPSHOT_HOST = "testhost"
 def restic_binary() -> str:
     """The real restic. Missing: a failure in CI (``CI=true``), a skip elsewhere."""
     path = shutil.which("restic")
-    if path is None:
-        message = "restic is not installed (apt-get install -y restic)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require("restic", path is not None, "apt-get install -y restic")
+    assert path is not None
     return path
 
 
@@ -200,3 +198,8 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "data"
     directory.mkdir()
     yield directory
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / "state")

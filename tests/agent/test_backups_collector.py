@@ -40,11 +40,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "state")
-
-
 @pytest.fixture(scope="session")
 def restic_version(restic_binary: str) -> str:
     out = subprocess.run(

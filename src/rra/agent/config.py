@@ -66,6 +66,10 @@ class BackupConfig(_Section):
     password_file: str | None = None
     password_command: str | None = None
     paths: list[str] = Field(min_length=1, description="Absolute paths this backup must cover")
+    environment_file: str | None = Field(
+        None,
+        description="KEY=value file with storage-backend credentials (AWS_*, B2_*...) for restic",
+    )
     host: str | None = Field(None, description="restic snapshot hostname; default this host's name")
     rpo: Duration = timedelta(hours=24)
     offsite: bool | None = None

@@ -38,6 +38,7 @@ from rra.agent.restic import (
     ResticOutputError,
     Snapshot,
 )
+from rra.agent.restic.environment import read_environment_file
 from rra.agent.state import StateStore
 from rra.checks.facts import BackupFact
 
@@ -321,11 +322,16 @@ def _change(
 # ── the collector ──────────────────────────────────────────────────────────────────────────────
 
 
-def _access(backup: BackupConfig) -> RepositoryAccess:
+def _access(host: Host, backup: BackupConfig) -> RepositoryAccess:
+    """How to reach the repository; raises EnvironmentFileError for a bad environment file."""
+    environment = (
+        read_environment_file(host, backup.environment_file) if backup.environment_file else {}
+    )
     return RepositoryAccess(
         location=backup.repository,
         password_file=backup.password_file,
         password_command=backup.password_command,
+        environment=environment,
     )
 
 
@@ -358,9 +364,9 @@ def collect_backup(
         "offsite": backup.offsite if backup.offsite is not None else offsite,
         "append_only": backup.append_only if backup.append_only is not None else append_only,
     }
-    access = _access(backup)
     restic_host = backup.host or hostname
     try:
+        access = _access(host, backup)
         version = runner.version_string()
         base["restic_version"] = version
         snapshots = runner.snapshots(access, restic_host, backup.timeout)

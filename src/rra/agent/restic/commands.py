@@ -13,8 +13,8 @@ Read-only commands pass ``--no-lock`` so the agent never blocks a running backup
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 _SUBSET = re.compile(r"^(\d+/\d+|\d{1,3}(\.\d+)?%)$")
@@ -27,6 +27,8 @@ class RepositoryAccess:
     location: str
     password_file: str | None = None
     password_command: str | None = None
+    # Storage-backend credentials (AWS_*, B2_*, ...) for restic's environment; never in repr/logs.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.location:

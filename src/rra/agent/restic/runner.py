@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -79,16 +79,18 @@ def run_restic(
     timeout: float | timedelta,
     *,
     accept_failure: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run restic; a non-zero exit raises the matching ``ResticError`` subclass.
 
     ``accept_failure=True`` returns the result of a run that failed for a reason other than
     repository access (not found, wrong password, locked): ``check`` reports damage that way.
-    The environment restic sees is the host's scrubbed one; the password is never in it."""
+    The environment restic sees is the host's scrubbed one plus ``env`` (storage-backend
+    credentials from the backup's environment file); the password is never in it."""
     seconds = _seconds(timeout)
     command = _subcommand(argv)
     try:
-        result = host.run(argv, timeout=seconds)
+        result = host.run(argv, timeout=seconds, env=env or None)
     except CommandNotFound as exc:
         raise ResticNotInstalled(f"restic is not installed on this host ({exc})") from exc
     except CommandTimeout as exc:
@@ -126,7 +128,9 @@ class Restic:
         self, repo: RepositoryAccess, host: str | None, timeout: float | timedelta
     ) -> list[Snapshot]:
         argv = commands.snapshots_argv(repo, host, binary=self.binary, cache=self.cache)
-        snapshots = parse_snapshots(run_restic(self.host, argv, timeout).stdout_text)
+        snapshots = parse_snapshots(
+            run_restic(self.host, argv, timeout, env=repo.environment).stdout_text
+        )
         if host is not None:
             # restic filters by --host already; keep the contract even if a version does not.
             snapshots = [s for s in snapshots if s.hostname == host]
@@ -138,18 +142,18 @@ class Restic:
         """Integrity check. Damage is a result (``ok=False``); no access is an exception."""
         use_json = self.version() >= CHECK_JSON_SINCE
         argv = commands.check_argv(repo, read_data, json=use_json, binary=self.binary)
-        result = run_restic(self.host, argv, timeout, accept_failure=True)
+        result = run_restic(self.host, argv, timeout, accept_failure=True, env=repo.environment)
         return parse_check_output(result.rc, result.stdout_text, result.stderr_text)
 
     def diff(
         self, repo: RepositoryAccess, old: str, new: str, timeout: float | timedelta
     ) -> DiffStatistics:
         argv = commands.diff_argv(repo, old, new, binary=self.binary, cache=self.cache)
-        return parse_diff(run_restic(self.host, argv, timeout).stdout_text)
+        return parse_diff(run_restic(self.host, argv, timeout, env=repo.environment).stdout_text)
 
     def stats(self, repo: RepositoryAccess, snapshot_id: str, timeout: float | timedelta) -> Stats:
         argv = commands.stats_argv(repo, snapshot_id, binary=self.binary, cache=self.cache)
-        stats = parse_stats(run_restic(self.host, argv, timeout).stdout_text)
+        stats = parse_stats(run_restic(self.host, argv, timeout, env=repo.environment).stdout_text)
         # restic 0.14 answers an unknown id with zeros and exit 0: never take that for a count.
         if stats.snapshots_count is not None and stats.snapshots_count != 1:
             raise ResticOutputError(
