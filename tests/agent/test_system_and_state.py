@@ -90,3 +90,30 @@ def test_state_store_atomic_and_private(tmp_path: Path) -> None:
 
 def test_seq_is_monotonic_across_stores(tmp_path: Path) -> None:
     assert [StateStore(tmp_path).next_seq() for _ in range(3)] == [1, 2, 3]
+
+
+def test_state_dir_falls_back_when_the_configured_one_is_not_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rra.agent import collect
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    fallback = tmp_path / "user-data" / "rra"
+    monkeypatch.setattr(collect, "default_state_dir", lambda: fallback)
+    config = AgentConfig.model_validate({"agent": {"state_dir": str(blocker / "state")}})
+    assert collect.open_state(config).directory == fallback
+    assert fallback.is_dir()
+
+
+def test_no_writable_state_dir_is_an_operational_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rra.agent import collect
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(collect, "default_state_dir", lambda: blocker / "fallback")
+    config = AgentConfig.model_validate({"agent": {"state_dir": str(blocker / "state")}})
+    with pytest.raises(PermissionError, match="no writable state dir"):
+        collect.open_state(config)
