@@ -10,14 +10,14 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rra.agent.host import Host, ListeningSocket, RunResult
+from rra.agent.host import RunResult
 from rra.agent.local import LocalHost, child_environment
 from rra.agent.restic import CacheOptions, Restic
 from rra.agent.restic.commands import backup_argv, init_argv
@@ -139,12 +139,12 @@ class Call:
     env: dict[str, str]
 
 
-@dataclass
-class RecordingHost(Host):
-    """A real ``LocalHost`` that also records every command it runs (not a mock: it runs them)."""
+class RecordingHost(LocalHost):
+    """The real ``LocalHost`` that also records every command it runs (not a mock: it runs them)."""
 
-    inner: LocalHost = field(default_factory=LocalHost)
-    calls: list[Call] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__("/")
+        self.calls: list[Call] = []
 
     def run(
         self,
@@ -154,32 +154,11 @@ class RecordingHost(Host):
         stdin: bytes | None = None,
     ) -> RunResult:
         self.calls.append(Call(list(argv), child_environment(env)))
-        return self.inner.run(argv, timeout=timeout, env=env, stdin=stdin)
+        return super().run(argv, timeout=timeout, env=env, stdin=stdin)
 
     def subcommands(self) -> list[str]:
         known = {"version", "snapshots", "check", "diff", "stats"}
         return [next((a for a in c.argv[1:] if a in known), "?") for c in self.calls]
-
-    def read_file(self, path: str) -> bytes | None:
-        return self.inner.read_file(path)
-
-    def glob(self, pattern: str) -> list[str]:
-        return self.inner.glob(pattern)
-
-    def exists(self, path: str) -> bool:
-        return self.inner.exists(path)
-
-    def listening_sockets(self) -> list[ListeningSocket]:
-        return self.inner.listening_sockets()
-
-    def hostname(self) -> str:
-        return self.inner.hostname()
-
-    def fqdn(self) -> str | None:
-        return self.inner.fqdn()
-
-    def boot_time(self) -> datetime | None:
-        return self.inner.boot_time()
 
 
 @pytest.fixture

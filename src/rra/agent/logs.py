@@ -28,6 +28,8 @@ def configure_logging(log_format: LogFormat = "console", level: str = "warning")
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Resolve sys.stderr per logger, not once: a stream swapped later (a test runner, a
+        # daemoniser) must not leave loggers writing to a closed file.
+        logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )

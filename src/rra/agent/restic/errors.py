@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from rra.agent.restic.jsonlines import last_message
+
 #: Longest message kept from restic's stderr (it ends up in facts and reports).
 MAX_MESSAGE = 2000
 #: How many informative lines before the ``Fatal:`` line are kept as context.
@@ -75,18 +77,8 @@ class ResticOutputError(ResticError):
 
 def _exit_error_message(lines: list[str]) -> str | None:
     """restic 0.17+ ``--json``: the ``exit_error`` object's message, if one was printed."""
-    for line in reversed(lines):
-        if not line.startswith("{"):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("message_type") == "exit_error":
-            message = obj.get("message")
-            if isinstance(message, str) and message.strip():
-                return message.strip()
-    return None
+    message = (last_message(lines, "exit_error") or {}).get("message")
+    return message.strip() if isinstance(message, str) and message.strip() else None
 
 
 def _json_error_messages(lines: list[str]) -> list[str]:

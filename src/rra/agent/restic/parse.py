@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from rra.agent.restic.errors import ResticOutputError, error_message
+from rra.agent.restic.jsonlines import last_message
 
 _VERSION = re.compile(r"\brestic (\d+)\.(\d+)\.(\d+)")
 
@@ -121,20 +122,6 @@ class CheckResult(_Output):
 _CHECK_ERRORS = re.compile(r"There were (\d+) errors")
 
 
-def _check_json_summary(stdout: str) -> dict[str, Any] | None:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("message_type") == "summary":
-            return obj
-    return None
-
-
 def _last_line(text: str) -> str | None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("[")]
     return lines[-1] if lines else None
@@ -143,7 +130,7 @@ def _last_line(text: str) -> str | None:
 def parse_check_output(rc: int, stdout: str, stderr: str) -> CheckResult:
     """The verdict of ``restic check``: ok only when restic exited 0 (and, with JSON, reported
     zero errors). The message is restic's last word: ``no errors were found``, or the errors."""
-    summary = _check_json_summary(stdout)
+    summary = last_message(stdout.splitlines(), "summary")
     if summary is not None:
         num_errors = summary.get("num_errors")
         if not isinstance(num_errors, int) or isinstance(num_errors, bool):
