@@ -117,3 +117,29 @@ def test_no_writable_state_dir_is_an_operational_error(
     config = AgentConfig.model_validate({"agent": {"state_dir": str(blocker / "state")}})
     with pytest.raises(PermissionError, match="no writable state dir"):
         collect.open_state(config)
+
+
+def test_collect_reports_progress_per_backup(tmp_path: Path) -> None:
+    from rra.agent.collect import collect_report
+
+    config = AgentConfig.model_validate(
+        {
+            "agent": {"state_dir": str(tmp_path / "state")},
+            "backup": [
+                {
+                    "name": name,
+                    "repository": str(tmp_path / name),
+                    "password_file": "/none",
+                    "paths": ["/srv"],
+                }
+                for name in ("finance", "hr")
+            ],
+        }
+    )
+    messages: list[str] = []
+    report = collect_report(config, LocalHost(), progress=messages.append)
+    assert [m for m in messages if m.startswith("backup ")] == [
+        "backup 1/2: finance",
+        "backup 2/2: hr",
+    ]
+    assert [b.status for b in report.facts.backups] == ["error", "error"]  # no such repositories

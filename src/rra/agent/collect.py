@@ -54,7 +54,6 @@ def collect_report(
     state = state or open_state(config)
     say("reading host facts")
     host_info = collect_host_info(host, config)
-    say(f"reading {len(config.backup)} backup repositories")
     backups = collect_backups(
         host,
         config.backup,
@@ -62,6 +61,7 @@ def collect_report(
         now=now,
         state=state,
         restic_binary=config.agent.restic_binary,
+        progress=say,
     )
     facts = Facts(backups=backups)
     say("evaluating checks")

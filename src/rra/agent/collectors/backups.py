@@ -21,7 +21,7 @@ one backup never stops the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -428,13 +428,18 @@ def collect_backups(
     state: StateStore,
     restic: Restic | None = None,
     restic_binary: str = "restic",
+    progress: Callable[[str], None] | None = None,
 ) -> list[BackupFact]:
     """One fact per configured backup, in configuration order; one backup's failure (even an
-    unexpected one) becomes that backup's error fact and never stops the others."""
+    unexpected one) becomes that backup's error fact and never stops the others.
+
+    ``progress`` is told which backup is being read (a check reading pack data takes minutes)."""
     _require_aware(now)
     runner = restic if restic is not None else Restic(host, binary=restic_binary)
     facts: list[BackupFact] = []
-    for backup in backups:
+    for position, backup in enumerate(backups, start=1):
+        if progress is not None:
+            progress(f"backup {position}/{len(backups)}: {backup.name}")
         try:
             fact = collect_backup(
                 host, backup, hostname=hostname, now=now, state=state, restic=runner
