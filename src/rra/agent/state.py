@@ -54,9 +54,9 @@ class StateStore:
 
     def next_seq(self) -> int:
         """The next report sequence number: monotonic per host identity, persisted before use."""
-        current = self.load("identity").get("seq", 0)
-        seq = int(current) + 1 if isinstance(current, int) else 1
         identity = self.load("identity")
+        current = identity.get("seq", 0)
+        seq = current + 1 if isinstance(current, int) else 1
         identity["seq"] = seq
         self.save("identity", identity)
         return seq
