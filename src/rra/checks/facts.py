@@ -68,21 +68,72 @@ class BackupFact(_Model):
     restic_version: str | None = None
 
 
+SecondFactorVerdict = Literal["enforced", "missing", "unknown", "no_ssh"]
+
+
 class AccountFact(_Model):
+    """One account that exists on the host, with its remote-login second-factor verdict.
+
+    On Linux ``ssh`` is the SSH verdict of DESIGN §3. On Windows it is the verdict over the remote
+    interactive channels (RDP, WinRM, OpenSSH) and ``channels`` holds each one.
+    """
+
     name: str
     uid: int | None = None
     shell: str | None = None
     interactive: bool
     privileged: bool
-    ssh: Literal["enforced", "missing", "unknown", "no_ssh"]
-    reason: str
+    ssh: SecondFactorVerdict
+    reason: str = Field(description="One line an admin can act on: why this verdict")
     second_factor_modules: list[str] = Field(default_factory=list)
     enrolled: bool | None = None
+    groups: list[str] = Field(default_factory=list, description="Primary and supplementary groups")
+    password_usable: bool | None = Field(
+        None, description="A usable password hash (null: shadow unreadable)"
+    )
+    authorized_keys: int | None = Field(
+        None, description="Keys in the account's authorized_keys files (null: unreadable)"
+    )
+    second_factor_skippable: list[str] = Field(
+        default_factory=list,
+        description="Second-factor modules this account skips (nullok/nouserok while not enrolled)",
+    )
+    sudo_nopasswd: list[str] | None = Field(
+        None,
+        description="sudoers rules that let this account run commands without authenticating "
+        "(NOPASSWD or !authenticate); null when sudoers could not be read",
+    )
+    channels: dict[str, SecondFactorVerdict] = Field(
+        default_factory=dict, description="Windows: verdict per remote channel (rdp, winrm, ssh)"
+    )
 
 
 class SshFact(_Model):
     source: Literal["sshd -T", "parsed"]
     settings: dict[str, Any] = Field(default_factory=dict)
+    scenarios: int = Field(
+        1, description="Distinct source scenarios evaluated (one per address-bearing Match block + 1)"
+    )
+    pam_service: str | None = Field(None, description="PAM service resolved for keyboard-interactive")
+    pam_stack: list[str] = Field(
+        default_factory=list, description="The resolved sshd auth stack, one line per module"
+    )
+    notes: list[str] = Field(default_factory=list, description="Why a source or setting was used")
+
+
+class WindowsAuthFact(_Model):
+    """Windows remote-logon settings behind the account verdicts (DESIGN §3, FIELD-NOTES)."""
+
+    rdp_enabled: bool | None = None
+    nla_required: bool | None = None
+    winrm_enabled: bool | None = None
+    duo_installed: bool | None = None
+    duo_rdp_only: bool | None = None
+    duo_fail_open: bool | None = None
+    hello_for_business: bool | None = None
+    hello_requires_security_device: bool | None = None
+    smartcard_forced: bool | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class ServiceFact(_Model):
@@ -120,6 +171,7 @@ class Facts(_Model):
     backups: list[BackupFact] = Field(default_factory=list)
     accounts: list[AccountFact] | None = None
     ssh: SshFact | None = None
+    windows_auth: WindowsAuthFact | None = None
     services: list[ServiceFact] | None = None
     access_sources: list[AccessSourceFact] | None = None
     drills: list[DrillFact] = Field(default_factory=list)
