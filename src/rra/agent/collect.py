@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import structlog
 
 from rra import __version__
+from rra.agent.auth.windows import collect_windows_auth
+from rra.agent.collectors.auth import collect_auth
 from rra.agent.collectors.backups import collect_backups
 from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import AgentConfig, default_state_dir
@@ -64,6 +66,24 @@ def collect_report(
         progress=say,
     )
     facts = Facts(backups=backups)
+    if config.auth.enabled and host_info.os.family == "windows":
+        say("reading Windows accounts and remote logon settings")
+        windows = collect_windows_auth(host)
+        facts.accounts, facts.windows_auth = windows.accounts, windows.settings
+        facts.unknown.update(windows.unknown)
+    elif config.auth.enabled:
+        say("reading accounts, sshd and PAM")
+        auth = collect_auth(
+            host,
+            use_sshd_t=config.auth.sshd_t,
+            sshd_config=config.auth.sshd_config,
+            pam_service=config.auth.pam_service,
+            progress=say,
+        )
+        facts.accounts, facts.ssh = auth.accounts, auth.ssh
+        facts.unknown.update(auth.unknown)
+    else:
+        facts.unknown["accounts"] = "authentication collection disabled ([auth] enabled = false)"
     say("evaluating checks")
     metrics, findings, score = evaluate(facts, CheckContext(now=now))
     report = Report(

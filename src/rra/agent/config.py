@@ -117,6 +117,16 @@ class ExposureSection(_Section):
         return values
 
 
+class AuthSection(_Section):
+    """``[auth]``: how the authentication pillar is collected."""
+
+    enabled: bool = True
+    #: Ask the installed sshd (``sshd -T -C``) for effective settings when it can (root).
+    sshd_t: bool = True
+    sshd_config: str = "/etc/ssh/sshd_config"
+    pam_service: str = "sshd"
+
+
 class AgentConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RRA_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
@@ -126,6 +136,7 @@ class AgentConfig(BaseSettings):
     agent: AgentSection = Field(default_factory=AgentSection)
     backup: list[BackupConfig] = Field(default_factory=list)
     exposure: ExposureSection = Field(default_factory=ExposureSection)
+    auth: AuthSection = Field(default_factory=AuthSection)
 
     @field_validator("backup")
     @classmethod

@@ -112,9 +112,12 @@ class SshFact(_Model):
     source: Literal["sshd -T", "parsed"]
     settings: dict[str, Any] = Field(default_factory=dict)
     scenarios: int = Field(
-        1, description="Distinct source scenarios evaluated (one per address-bearing Match block + 1)"
+        1,
+        description="Distinct source scenarios evaluated (one per address-bearing Match block + 1)",
     )
-    pam_service: str | None = Field(None, description="PAM service resolved for keyboard-interactive")
+    pam_service: str | None = Field(
+        None, description="PAM service resolved for keyboard-interactive"
+    )
     pam_stack: list[str] = Field(
         default_factory=list, description="The resolved sshd auth stack, one line per module"
     )
