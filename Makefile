@@ -8,7 +8,7 @@ VENV := .venv
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint pytest bench system-deps sync sync-all clean
+.PHONY: demo test lint pytest bench system-deps test-deps sync sync-all clean
 
 $(UV):
 	python3 -m venv .tools
@@ -25,6 +25,24 @@ system-deps:
 	    echo "restic is missing; install it with: sudo apt-get install -y restic" >&2; exit 1; \
 	  fi; \
 	fi
+
+# The real oracles the tests use: sshd (sshd -T, real logins), PAM modules and pamtester, sudo's
+# visudo/cvtsudoers. Installed when we are root; otherwise the tests that need them skip (and
+# fail in CI).
+TEST_PACKAGES := openssh-server pamtester libpam-google-authenticator libpam-oath oathtool sudo
+test-deps: system-deps
+	@missing=""; for p in $(TEST_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing (apt-get)"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing)) || exit 1; \
+	  else \
+	    echo "test tools missing:$$missing (sudo apt-get install -y$$missing)" >&2; \
+	  fi; \
+	fi
+	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
 
 # Base install (the agent) for the demo; keeps anything already installed.
 sync: $(UV)
@@ -43,13 +61,14 @@ lint: sync-all
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-pytest: system-deps sync-all
+pytest: test-deps sync-all
 	$(VENV)/bin/pytest -q
 
 test: lint pytest
 
-bench: system-deps sync-all
+bench: test-deps sync-all
 	$(VENV)/bin/python bench/collect.py
+	$(VENV)/bin/python bench/auth.py
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo

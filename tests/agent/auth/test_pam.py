@@ -202,7 +202,8 @@ def test_debian_stack_per_password_state(tmp_path: Path) -> None:
 
 def test_second_factor_after_common_auth(tmp_path: Path) -> None:
     sshd = DEBIAN_SSHD.replace(
-        "@include common-auth\n", "@include common-auth\nauth required pam_google_authenticator.so nullok\n"
+        "@include common-auth\n",
+        "@include common-auth\nauth required pam_google_authenticator.so nullok\n",
     )
     files = debian(sshd=sshd, **{"/home/bob/.google_authenticator": GA_SECRET})
     host = make_tree(tmp_path, files)
@@ -220,7 +221,9 @@ def test_second_factor_after_common_auth(tmp_path: Path) -> None:
 
 
 def test_second_factor_without_nullok_locks_out_the_unenrolled(tmp_path: Path) -> None:
-    host = make_tree(tmp_path, {"sshd": "auth required pam_unix.so\nauth required pam_google_authenticator.so\n"})
+    host = make_tree(
+        tmp_path, {"sshd": "auth required pam_unix.so\nauth required pam_google_authenticator.so\n"}
+    )
     outcome = run(host)
     assert outcome.paths == () and outcome.enrolled is False and outcome.skippable == []
 
@@ -253,7 +256,9 @@ def test_secret_path_expansion_and_user_option(tmp_path: Path) -> None:
     host = make_tree(tmp_path, files)
     assert ways(run(host, account("bob"))) == {OTP}
     assert run(host, account("alice")).paths == ()  # IGNORE alone sets no status: failure
-    tilde = make_tree(tmp_path / "t", {"sshd": "auth required pam_google_authenticator.so user=0 nullok\n"})
+    tilde = make_tree(
+        tmp_path / "t", {"sshd": "auth required pam_google_authenticator.so user=0 nullok\n"}
+    )
     assert run(tilde).skippable == []  # "~" with user= is an error, not a skip
 
 
@@ -271,7 +276,10 @@ class DenyingHost(LocalHost):
 
 
 def test_unreadable_secret_is_an_assumption(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"sshd": "auth required pam_unix.so\nauth required pam_google_authenticator.so nullok\n"})
+    make_tree(
+        tmp_path,
+        {"sshd": "auth required pam_unix.so\nauth required pam_google_authenticator.so nullok\n"},
+    )
     host = DenyingHost(tmp_path, ("/home/alice/.google_authenticator",))
     outcome = evaluate_pam(load_pam_stack(host), account(), host)
     assert ways(outcome) == set()
@@ -295,7 +303,11 @@ def test_unreadable_service_file_is_unknown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["auth include", "auth substack", "@include"])
 def test_include_loops_are_errors_not_recursion(tmp_path: Path, kind: str) -> None:
-    files = {"sshd": f"auth required pam_permit.so\n{kind} a\n", "a": f"{kind} b\n", "b": f"{kind} a\n"}
+    files = {
+        "sshd": f"auth required pam_permit.so\n{kind} a\n",
+        "a": f"{kind} b\n",
+        "b": f"{kind} a\n",
+    }
     stack = load_pam_stack(make_tree(tmp_path, files))
     assert stack.unknown and "include loop" in stack.unknown
     assert any("a → /etc/pam.d/b → /etc/pam.d/a" in e for e in stack.errors)
@@ -303,7 +315,9 @@ def test_include_loops_are_errors_not_recursion(tmp_path: Path, kind: str) -> No
 
 
 def test_missing_include_is_one_failing_line(tmp_path: Path) -> None:
-    files = {"sshd": "auth sufficient pam_unix.so\nauth include nowhere\nauth required pam_permit.so\n"}
+    files = {
+        "sshd": "auth sufficient pam_unix.so\nauth include nowhere\nauth required pam_permit.so\n"
+    }
     stack = load_pam_stack(make_tree(tmp_path, files))
     assert [line.kind for line in stack.lines] == ["module", "fail", "module"]
     assert "include nowhere cannot be loaded" in stack.describe()[1]
@@ -311,7 +325,10 @@ def test_missing_include_is_one_failing_line(tmp_path: Path) -> None:
 
 
 def test_missing_at_include_breaks_the_whole_service(tmp_path: Path) -> None:
-    files = {"sshd": "auth sufficient pam_permit.so\n@include nowhere\n", "other": "auth required pam_permit.so\n"}
+    files = {
+        "sshd": "auth sufficient pam_permit.so\n@include nowhere\n",
+        "other": "auth required pam_permit.so\n",
+    }
     stack = load_pam_stack(make_tree(tmp_path, files))
     assert stack.failure and "cannot be loaded" in stack.failure
     assert evaluate_pam(stack, account(), LocalHost(tmp_path)).paths == ()
@@ -329,7 +346,9 @@ def test_missing_service_and_service_without_auth_use_other(tmp_path: Path) -> N
         stack = load_pam_stack(host, service)
         assert stack.source == "/etc/pam.d/other" and len(stack.lines) == 4
         assert ways(evaluate_pam(stack, account(), host)) == {PW}
-    bare = load_pam_stack(make_tree(tmp_path / "bare", {"sshd_old": "auth required pam_permit.so\n"}))
+    bare = load_pam_stack(
+        make_tree(tmp_path / "bare", {"sshd_old": "auth required pam_permit.so\n"})
+    )
     assert bare.failure == "no PAM configuration for 'sshd' and no 'other'"
 
 
@@ -369,19 +388,33 @@ def test_jumps_count_lines_of_the_same_substack(tmp_path: Path) -> None:
     host = make_tree(tmp_path, {"sshd": stack, "/home/alice/.google_authenticator": GA_SECRET})
     assert ways(run(host)) == {PW, OTP}
     over_substack = "auth [success=1 default=ignore] pam_permit.so\nauth substack deny\nauth required pam_permit.so\n"
-    host = make_tree(tmp_path / "x", {"sshd": over_substack, "deny": "auth requisite pam_deny.so\nauth required pam_deny.so\n"})
+    host = make_tree(
+        tmp_path / "x",
+        {"sshd": over_substack, "deny": "auth requisite pam_deny.so\nauth required pam_deny.so\n"},
+    )
     assert ways(run(host)) == {NONE}
 
 
 def test_jump_past_the_end_fails(tmp_path: Path) -> None:
-    host = make_tree(tmp_path, {"sshd": "auth required pam_permit.so\nauth [success=1 default=ignore] pam_permit.so\n"})
+    host = make_tree(
+        tmp_path,
+        {"sshd": "auth required pam_permit.so\nauth [success=1 default=ignore] pam_permit.so\n"},
+    )
     assert run(host).paths == ()
-    inner = make_tree(tmp_path / "s", {"sshd": "auth substack s\nauth required pam_permit.so\n", "s": "auth [success=1 default=ignore] pam_permit.so\n"})
+    inner = make_tree(
+        tmp_path / "s",
+        {
+            "sshd": "auth substack s\nauth required pam_permit.so\n",
+            "s": "auth [success=1 default=ignore] pam_permit.so\n",
+        },
+    )
     assert run(inner).paths == ()
 
 
 def test_reset_and_frozen_ok(tmp_path: Path) -> None:
-    reset = "auth required pam_deny.so\nauth [default=reset] pam_permit.so\nauth required pam_unix.so\n"
+    reset = (
+        "auth required pam_deny.so\nauth [default=reset] pam_permit.so\nauth required pam_unix.so\n"
+    )
     assert ways(run(make_tree(tmp_path / "r", {"sshd": reset}))) == {PW}
     # "ok" with a failure code freezes the failure: the later success cannot overwrite it.
     frozen = "auth [default=ok] pam_deny.so\nauth required pam_unix.so\n"
@@ -419,12 +452,26 @@ def test_oath_unknown_user_is_skippable_only_when_ignored(tmp_path: Path) -> Non
     alice = run(host, account("alice"))
     assert ways(alice) == {PW}
     assert alice.skippable == ["pam_oath (not listed in /etc/users.oath)"]
-    strict = make_tree(tmp_path / "s", {"sshd": ignore.replace("[user_unknown=ignore success=ok default=bad]", "required"), "/etc/users.oath": users})
+    strict = make_tree(
+        tmp_path / "s",
+        {
+            "sshd": ignore.replace("[user_unknown=ignore success=ok default=bad]", "required"),
+            "/etc/users.oath": users,
+        },
+    )
     assert run(strict, account("alice")).paths == ()
 
 
 def test_oath_without_usersfile_crashes_and_alwaysok_always_succeeds(tmp_path: Path) -> None:
-    assert run(make_tree(tmp_path / "a", {"sshd": "auth sufficient pam_oath.so\nauth required pam_permit.so\n"})).paths == ()
+    assert (
+        run(
+            make_tree(
+                tmp_path / "a",
+                {"sshd": "auth sufficient pam_oath.so\nauth required pam_permit.so\n"},
+            )
+        ).paths
+        == ()
+    )
     always = "auth required pam_unix.so\nauth required pam_oath.so usersfile=/x alwaysok\n"
     assert ways(run(make_tree(tmp_path / "b", {"sshd": always}))) == {PW}
 
@@ -466,7 +513,9 @@ def test_succeed_if_errors(tmp_path: Path) -> None:
     ctx = Context(make_tree(tmp_path, {}), account(), "sshd")
 
     def codes(args: str) -> set[int]:
-        stack = load_pam_stack(make_tree(tmp_path, {"sshd": f"auth required pam_succeed_if.so {args}\n"}))
+        stack = load_pam_stack(
+            make_tree(tmp_path, {"sshd": f"auth required pam_succeed_if.so {args}\n"})
+        )
         return {o.code for o in model_module(stack.lines[0], ctx).outcomes}
 
     assert codes("") == {SUCCESS}
@@ -487,12 +536,22 @@ def test_server_modules_report_the_server(tmp_path: Path) -> None:
 
 
 def test_u2f_nouserok_and_authfile(tmp_path: Path) -> None:
-    stack = "auth required pam_unix.so\nauth required pam_u2f.so authfile=/etc/u2f_mappings nouserok\n"
-    host = make_tree(tmp_path, {"sshd": stack, "/etc/u2f_mappings": "bob:kh1,pk1,es256,+presence\n"})
+    stack = (
+        "auth required pam_unix.so\nauth required pam_u2f.so authfile=/etc/u2f_mappings nouserok\n"
+    )
+    host = make_tree(
+        tmp_path, {"sshd": stack, "/etc/u2f_mappings": "bob:kh1,pk1,es256,+presence\n"}
+    )
     assert ways(run(host, account("bob"))) == {BOTH}
     alice = run(host, account("alice"))
     assert ways(alice) == {PW} and alice.skippable == ["pam_u2f (nouserok, not enrolled)"]
-    per_user = make_tree(tmp_path / "u", {"sshd": "auth required pam_u2f.so\n", "/home/alice/.config/Yubico/u2f_keys": "alice:kh,pk\n"})
+    per_user = make_tree(
+        tmp_path / "u",
+        {
+            "sshd": "auth required pam_u2f.so\n",
+            "/home/alice/.config/Yubico/u2f_keys": "alice:kh,pk\n",
+        },
+    )
     assert ways(run(per_user)) == {OTP}
 
 
@@ -516,7 +575,9 @@ def test_long_stacks_are_memoised(tmp_path: Path) -> None:
         f"auth [success={1 + i % 2} default=ignore] pam_custom{i}.so\nauth optional pam_unix.so\n"
         for i in range(30)
     )
-    host = make_tree(tmp_path, {"sshd": body + "auth required pam_permit.so\nauth required pam_permit.so\n"})
+    host = make_tree(
+        tmp_path, {"sshd": body + "auth required pam_permit.so\nauth required pam_permit.so\n"}
+    )
     start = time.monotonic()
     outcome = run(host)
     assert time.monotonic() - start < 5
@@ -524,9 +585,16 @@ def test_long_stacks_are_memoised(tmp_path: Path) -> None:
 
 
 def test_stack_type_records_structure(tmp_path: Path) -> None:
-    files = {"sshd": "auth substack two\n", "two": "auth required pam_unix.so\nauth required pam_google_authenticator.so\n"}
+    files = {
+        "sshd": "auth substack two\n",
+        "two": "auth required pam_unix.so\nauth required pam_google_authenticator.so\n",
+    }
     stack: PamStack = load_pam_stack(make_tree(tmp_path, files))
-    assert [(line.kind, line.level) for line in stack.lines] == [("substack", 0), ("module", 1), ("module", 1)]
+    assert [(line.kind, line.level) for line in stack.lines] == [
+        ("substack", 0),
+        ("module", 1),
+        ("module", 1),
+    ]
     assert stack.describe()[1] == "  auth required pam_unix.so (/etc/pam.d/two:1)"
     assert stack.second_factor_modules == ["pam_google_authenticator"]
 
@@ -537,7 +605,18 @@ def test_fixed_and_conditional_module_codes(tmp_path: Path) -> None:
         "/etc/nologin": "down\n",
         "/etc/list": "alice\n",
     }
-    host = make_tree(tmp_path, files, ("pam_env.so", "pam_limits.so", "pam_shells.so", "pam_nologin.so", "pam_listfile.so", "pam_faillock.so"))
+    host = make_tree(
+        tmp_path,
+        files,
+        (
+            "pam_env.so",
+            "pam_limits.so",
+            "pam_shells.so",
+            "pam_nologin.so",
+            "pam_listfile.so",
+            "pam_faillock.so",
+        ),
+    )
     cases = {
         "pam_env.so": {IGNORE},
         "pam_limits.so": {MODULE_UNKNOWN},

@@ -33,6 +33,7 @@ from rra.agent.host import Host, HostError
 from rra.checks.facts import AccountFact, SshFact
 
 SSHD_BINARIES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd")
+_DEFAULT_KEY_FILES = [".ssh/authorized_keys", ".ssh/authorized_keys2"]
 
 
 @dataclass
@@ -87,7 +88,8 @@ def _interactive(account: Account, keys: KeysRead) -> tuple[bool, str | None]:
     """(interactive, why not). Unknown credential state counts as interactive: never rounded up."""
     if not account.login_shell:
         return False, f"not interactive: shell {account.shell}"
-    if account.password_state == "usable" or keys.keys:
+    if account.password_state in ("usable", "empty") or keys.keys:
+        # An empty hash is the weakest credential of all, not a lock.
         return True, None
     if account.password_state is None or keys.problems:
         return True, None
@@ -138,16 +140,13 @@ def collect_auth(
         sudoers, sudo_problem = None, "/etc/sudoers: permission denied (run the agent as root)"
         facts.unknown["sudoers"] = sudo_problem
     if config is None:
-        facts.accounts = [
-            _fact(
-                a,
-                None,
-                Verdict("no_ssh", "no OpenSSH server on this host"),
-                None,
-                _sudo(sudoers, sudo_problem, a, hostname),
-            )
-            for a in read.accounts
-        ]
+        facts.accounts = []
+        for account in read.accounts:
+            keys = read_authorized_keys(host, _DEFAULT_KEY_FILES, account.name, account.home)
+            interactive, why_not = _interactive(account, keys)
+            verdict = Verdict("no_ssh", why_not or "no OpenSSH server on this host")
+            sudo = _sudo(sudoers, sudo_problem, account, hostname)
+            facts.accounts.append(_fact(account, keys, verdict, None, sudo, interactive))
         return facts
     source, global_settings = _settings_source(host, config, notes, use_sshd_t)
     scenarios, scenario_notes = build_scenarios(config)
