@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +118,11 @@ class Server:
     service: str
 
 
+StartServer = Callable[[str | None, str], "Server"]
+
+
 @pytest.fixture
-def server_factory(lab: Lab) -> Iterator[object]:
+def server_factory(lab: Lab) -> Iterator[StartServer]:
     started: list[tuple[Path, Path]] = []
 
     def start(authentication_methods: str | None, pam_auth: str) -> Server:
@@ -197,7 +200,7 @@ def _login(server: Server, user: User, with_key: bool, answers: list[str]) -> bo
             transport.auth_interactive(user.name, handler)
         except paramiko.AuthenticationException:
             return False
-        return transport.is_authenticated()
+        return bool(transport.is_authenticated())
     except paramiko.AuthenticationException:
         return False
     finally:
@@ -219,7 +222,7 @@ def _verdicts(server: Server, lab: Lab) -> dict[str, str]:
     return {names[a.name]: a.ssh for a in facts.accounts if a.name in names}
 
 
-def test_pam_only_2fa_is_bypassed_by_a_key(lab: Lab, server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_pam_only_2fa_is_bypassed_by_a_key(lab: Lab, server_factory: StartServer) -> None:
     server = server_factory(None, "auth required pam_google_authenticator.so")
     verdicts = _verdicts(server, lab)
     assert verdicts == {"enrolled": "missing", "unenrolled": "missing"}
@@ -227,7 +230,7 @@ def test_pam_only_2fa_is_bypassed_by_a_key(lab: Lab, server_factory) -> None:  #
     assert _login(server, lab.users["enrolled"], with_key=True, answers=[])
 
 
-def test_key_plus_code_enforced_and_nullok_skips(lab: Lab, server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_key_plus_code_enforced_and_nullok_skips(lab: Lab, server_factory: StartServer) -> None:
     server = server_factory(
         "publickey,keyboard-interactive",
         "auth required pam_google_authenticator.so nullok\nauth required pam_permit.so",
@@ -244,7 +247,9 @@ def test_key_plus_code_enforced_and_nullok_skips(lab: Lab, server_factory) -> No
     assert _login(server, enrolled, with_key=True, answers=[_totp(enrolled.secret or "")])
 
 
-def test_lone_nullok_module_ignores_and_the_stack_fails(lab: Lab, server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_lone_nullok_module_ignores_and_the_stack_fails(
+    lab: Lab, server_factory: StartServer
+) -> None:
     # nullok makes the module return PAM_IGNORE for an unenrolled user; with nothing else on
     # the stack no module set success, so PAM fails: that account is locked out, not missing.
     server = server_factory(
@@ -255,7 +260,9 @@ def test_lone_nullok_module_ignores_and_the_stack_fails(lab: Lab, server_factory
     assert not _login(server, lab.users["unenrolled"], with_key=True, answers=[])
 
 
-def test_without_nullok_unenrolled_is_locked_out_not_missing(lab: Lab, server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_without_nullok_unenrolled_is_locked_out_not_missing(
+    lab: Lab, server_factory: StartServer
+) -> None:
     server = server_factory(
         "publickey,keyboard-interactive", "auth required pam_google_authenticator.so"
     )

@@ -7,6 +7,8 @@ sudoers. The verdicts and their one-line reasons are what an admin reads.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -275,9 +277,7 @@ def test_sudo_nopasswd_reaches_the_check(tmp_path: Path) -> None:
     assert sudo.evidence["accounts"][0]["account"] == "admin"
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -328,7 +328,13 @@ def test_recorded_sshd_failure_falls_back_to_parser(tmp_path: Path) -> None:
             super().__init__(root)
             self.live = True  # pretend the tree is the running system
 
-        def run(self, argv, timeout=60.0, env=None, stdin=None):  # type: ignore[no-untyped-def]
+        def run(
+            self,
+            argv: Sequence[str],
+            timeout: float = 60.0,
+            env: Mapping[str, str] | None = None,
+            stdin: bytes | None = None,
+        ) -> RunResult:
             if argv[0].endswith("sshd"):
                 return RunResult(255, b"", b"sshd: no hostkeys available -- exiting.\n")
             return super().run(argv, timeout=timeout, env=env, stdin=stdin)

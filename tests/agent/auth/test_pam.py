@@ -185,6 +185,9 @@ def test_debian_sshd_resolves_through_at_include(tmp_path: Path) -> None:
     ]
     assert stack.source == "/etc/pam.d/sshd" and stack.errors == [] and stack.failure is None
     assert stack.second_factor_modules == []
+    # "other" is read only when libpam needs it: its absence is no error for sshd.
+    alone = {"sshd": DEBIAN_SSHD, "common-auth": DEBIAN_COMMON_AUTH, **DEBIAN_REST}
+    assert load_pam_stack(make_tree(tmp_path / "alone", alone)).errors == []
 
 
 def test_debian_stack_per_password_state(tmp_path: Path) -> None:
@@ -533,6 +536,18 @@ def test_server_modules_report_the_server(tmp_path: Path) -> None:
     assert ways(outcome) == {PW | {"server:pam_radius_auth"}}
     sss = "auth [success=1 default=ignore] pam_sss.so ignore_unknown_user\nauth required pam_deny.so\nauth required pam_permit.so\n"
     assert ways(run(make_tree(tmp_path / "s", {"sshd": sss}))) == {frozenset({"server:pam_sss"})}
+
+
+def test_server_module_leaves_low_uids_to_pam_unix(tmp_path: Path) -> None:
+    stack = (
+        "auth [success=2 default=ignore] pam_krb5.so minimum_uid=1000\n"
+        "auth [success=1 default=ignore] pam_unix.so try_first_pass\n"
+        "auth requisite pam_deny.so\nauth required pam_permit.so\n"
+    )
+    host = make_tree(tmp_path, {"sshd": stack})
+    root = PamAccount("root", 0, 0, "/root", frozenset({"root"}), "usable")
+    assert ways(run(host, root)) == {PW}
+    assert ways(run(host)) == {PW, frozenset({"server:pam_krb5"})}
 
 
 def test_u2f_nouserok_and_authfile(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,18 +153,18 @@ config_strategy = st.fixed_dictionaries(
 )
 
 
-def _write(directory: Path, spec: dict[str, object]) -> Path:
+def _write(directory: Path, spec: dict[str, Any]) -> Path:
     equals = bool(spec["equals"])
     include = directory / "inc.d" / "10-site.conf"
     include.parent.mkdir(parents=True, exist_ok=True)
-    inc_lines = _render(spec["include"], equals)  # type: ignore[arg-type]
+    inc_lines = _render(spec["include"], equals)
     if spec["include_match"] is not None:
-        header, body = spec["include_match"]  # type: ignore[misc]
+        header, body = spec["include_match"]
         inc_lines += [header, *_render(body, equals)]
     include.write_text("\n".join(inc_lines) + "\n")
     main = [f"Include {directory}/inc.d/*.conf"] if not spec["include_in_block"] else []
-    main += _render(spec["global"], equals)  # type: ignore[arg-type]
-    for index, (header, body) in enumerate(spec["blocks"]):  # type: ignore[arg-type]
+    main += _render(spec["global"], equals)
+    for index, (header, body) in enumerate(spec["blocks"]):
         main.append(header)
         if index == 0 and spec["include_in_block"]:
             main.append(f"Include {directory}/inc.d/*.conf")
@@ -191,7 +192,7 @@ def _sshd_t(config: Path, conn: Connection) -> dict[str, str | list[str]] | None
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(spec=config_strategy)
-def test_parser_agrees_with_sshd_dash_t(spec: dict[str, object]) -> None:
+def test_parser_agrees_with_sshd_dash_t(spec: dict[str, Any]) -> None:
     require("sshd (as root)", _sshd_available(), "apt-get install openssh-server; run as root")
     Path("/run/sshd").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -324,7 +324,10 @@ def test_tags_and_runas_carry_over(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("alice ALL=(ALL) NOPASSWD: ALL\nalice ALL=(ALL) PASSWD: ALL\n", []),
-        ("alice ALL=NOPASSWD: ALL\n%admins ALL=(ALL) PASSWD: ALL\n", []),
+        ("alice ALL=NOPASSWD: ALL\n%admins ALL=(ALL:ALL) PASSWD: ALL\n", []),
+        # "sudo -u root -g adm" matches only line 1: a runas spec without lists admits root with
+        # any group, "(ALL)" not a group root lacks (checked with sudo -n).
+        ("alice ALL=NOPASSWD: ALL\n%admins ALL=(ALL) PASSWD: ALL\n", [("1", ["ALL"])]),
         ("alice ALL=(ALL) NOPASSWD: ALL\nalice ALL=(ALL) PASSWD: /bin/ls\n", [("1", ["ALL"])]),
         (
             "alice ALL=(ALL) NOPASSWD: /bin/ls, /bin/cat\nalice ALL=(ALL) PASSWD: /bin/ls\n",
@@ -452,6 +455,8 @@ def test_quotes_escapes_and_options(tmp_path: Path) -> None:
     ]
     assert nopasswd(policy, "alice") == [("/etc/sudoers:3", ['/usr/bin/env ""', "/usr/bin/id"])]
     assert policy.check("alice", [], "h", "/usr/bin/env").allowed
+    assert policy.check("dom user", [], "h", "/usr/bin/ls *.txt").allowed  # "\*" is a literal *
+    assert not policy.check("dom user", [], "h", "/usr/bin/ls a.txt").allowed
     assert not policy.check("alice", [], "h", "/usr/bin/env sh").allowed
 
 
@@ -644,7 +649,8 @@ def sudo_view(doc: dict[str, Any]) -> dict[str, Any]:
         for cs in spec["Cmnd_Specs"]:
             ru = tuple(map(json_member, cs["runasusers"])) if "runasusers" in cs else None
             rg = tuple(map(json_member, cs["runasgroups"])) if "runasgroups" in cs else None
-            auth = (json_auth(cs.get("Options", [])) or [None])[-1]
+            values = json_auth(cs.get("Options", []))
+            auth = values[-1] if values else None
             rules += [(users, hosts, ru, rg, json_member(c), auth) for c in cs["Commands"]]
     defaults = [
         (tuple(map(json_member, d.get("Binding", []))), json_auth(d["Options"]))
@@ -832,6 +838,15 @@ def lab_pools(lab: Lab) -> Pools:
     )
 
 
+@dataclass(frozen=True)
+class Runas:
+    option: str = ""  # "", "-u" or "-g"
+    value: str = ""
+
+    def argv(self) -> list[str]:
+        return [self.option, self.value] if self.option else []
+
+
 def identity(user: str) -> tuple[list[str], dict[str, Any]]:
     """Group names, uid and gids of a real user, as the auth collector would pass them."""
     entry = pwd.getpwnam(user)
@@ -861,13 +876,13 @@ def test_sudo_agrees_with_check_and_nopasswd_rules(lab: Lab, data: st.DataObject
         probes = [
             (user, runas, command)
             for user in lab.users
-            for runas in ((), ("-u", lab.users[1]), ("-g", lab.groups[0]))
+            for runas in (Runas(), Runas("-u", lab.users[1]), Runas("-g", lab.groups[0]))
             for command in (lab.commands[0], f"{lab.commands[1]} x", lab.commands[2])
         ]
 
-        def probe(p: tuple[str, tuple[str, ...], str]) -> str:
+        def probe(p: tuple[str, Runas, str]) -> str:
             user, runas, command = p
-            argv = ["runuser", "-u", user, "--", "sudo", "-n", *runas, *command.split()]
+            argv = ["runuser", "-u", user, "--", "sudo", "-n", *runas.argv(), *command.split()]
             return classify(run(argv))
 
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -880,8 +895,8 @@ def test_sudo_agrees_with_check_and_nopasswd_rules(lab: Lab, data: st.DataObject
                 groups,
                 lab.host,
                 command,
-                runas_user=runas[1] if runas[:1] == ("-u",) else None if runas else "root",
-                runas_group=runas[1] if runas[:1] == ("-g",) else None,
+                runas_user=runas.value if runas.option == "-u" else None,
+                runas_group=runas.value if runas.option == "-g" else None,
                 **ids,
             )
             expected = (
@@ -889,8 +904,9 @@ def test_sudo_agrees_with_check_and_nopasswd_rules(lab: Lab, data: st.DataObject
             )
             if expected != outcome:
                 mismatches.append((user, runas, command, outcome, expected))
-            if outcome == "ran":  # ran without authentication: nopasswd_rules must show that rule
-                assert decision.rule is not None
+            exempt = decision.runs_as == user and (runas.option != "-g" or runas.value in groups)
+            if outcome == "ran" and not exempt:  # gained privileges without authenticating:
+                assert decision.rule is not None  # nopasswd_rules must report that rule
                 sources = {r.source for r in policy.nopasswd_rules(user, groups, lab.host, **ids)}
                 assert decision.rule.source in sources, (user, command, text)
         assert mismatches == [], text
@@ -927,9 +943,11 @@ def test_sudo_list_shows_the_nopasswd_rules(lab: Lab) -> None:
             for user in lab.users
         }
         assert reported == {a: [], b: [], c: [c3], d: []}  # a's NOPASSWD c1 is taken back by line 5
-        listing = run(["sudo", "-n", "-l", "-U", a]).stdout
-        assert f"NOPASSWD: {c1}" in listing and f"PASSWD: {c1}" in listing
-        assert "!authenticate" in run(["sudo", "-n", "-l", "-U", c]).stdout
+        lines = run(["sudo", "-n", "-l", "-U", a]).stdout.splitlines()
+        assert f"    (ALL) NOPASSWD: {c1}, PASSWD: {c2}" in lines
+        assert f"    (ALL) PASSWD: {c1}" in lines
+        listing = run(["sudo", "-n", "-l", "-U", c]).stdout
+        assert "!authenticate" in listing and f"    (root) {c3}" in listing.splitlines()
         outcome = classify(run(["runuser", "-u", a, "--", "sudo", "-n", c1]))
         assert outcome == "authenticate"  # the last rule for c1 (line 5) wins
         assert classify(run(["runuser", "-u", c, "--", "sudo", "-n", c3])) == "ran"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from rra.agent.auth.pam_eval import (
     CRASH,
     SECOND_FACTOR,
+    UNMODELLED,
     Context,
     ModuleModel,
     Outcome,
@@ -113,7 +114,7 @@ def load_pam_stack(
 
 
 Found = frozenset[tuple[frozenset[str], frozenset[str]]]  # (authenticators, assumptions)
-State = tuple[int, int, int, int, tuple[tuple[int, int], ...]]
+State = tuple[int, int, int, tuple[tuple[int, int], ...]]  # line, impression, status, saved
 
 
 def _minimal(found: set[tuple[frozenset[str], frozenset[str]]]) -> Found:
@@ -161,7 +162,7 @@ class _Machine:
         level = line.level
         if prev < level:  # entering a substack: remember the state for "reset"
             subs = (*subs[:level], (imp, status))
-        key: State = (idx, prev, imp, status, subs[: level + 1])
+        key: State = (idx, imp, status, subs[: level + 1])
         if key in self.memo:
             return self.memo[key]
         if line.kind == "substack":
@@ -233,7 +234,7 @@ def evaluate_pam(stack: PamStack, account: PamAccount, host: Host) -> PamOutcome
     skippable = _skippable(stack.lines, models, second, paths)
     unknown = stack.unknown
     if unknown is None:
-        unmodelled = sorted({a for p in paths for a in p.assumptions if "is not modelled" in a})
+        unmodelled = sorted({a for p in paths for a in p.assumptions if UNMODELLED in a})
         unknown = unmodelled[0] if unmodelled else None
     return PamOutcome(paths, modules, enrolled, skippable, unknown)
 

@@ -41,6 +41,7 @@ from rra.agent.auth.pam_parse import (
 from rra.agent.host import Host
 
 CRASH = -1  # the module kills the process: this attempt cannot succeed at all
+UNMODELLED = "is not modelled"  # marks the assumption made for a module without a model
 
 SECOND_FACTOR = ("pam_google_authenticator", "pam_oath", "pam_u2f", "pam_yubico")
 # The decision lives on a server: success is reported as "server:<module>".
@@ -93,11 +94,9 @@ class Outcome:
 class ModuleModel:
     outcomes: tuple[Outcome, ...]
     enrolled: bool | None = None  # second-factor modules: U has a secret/key for it
-    skip: str | None = (
-        None  # why U passes this module without its factor, e.g. "nullok, not enrolled"
-    )
-    skip_code: int | None = None  # the code that carries the skip
-    unmodelled: bool = False
+    # Why U gets past this module without its factor ("nullok, not enrolled") and with which code.
+    skip: str | None = None
+    skip_code: int | None = None
 
 
 def _fixed(*codes: int, assume: str | None = None) -> ModuleModel:
@@ -175,7 +174,7 @@ def model_unix(line: PamLine, ctx: Context) -> ModuleModel:
     if state == "usable":
         return ModuleModel((Outcome(SUCCESS, password), *wrong))
     if state == "empty" and nullok:
-        return ModuleModel((Outcome(SUCCESS),), skip="nullok, empty password", skip_code=SUCCESS)
+        return ModuleModel((Outcome(SUCCESS),))  # no prompt at all
     if state in ("empty", "locked"):
         return ModuleModel(wrong)
     why = frozenset({"could not read /etc/shadow: the password state is unknown"})
@@ -280,9 +279,8 @@ def model_u2f(line: PamLine, ctx: Context) -> ModuleModel:
     if not path.startswith("/"):
         path = f"{ctx.account.home}/{path}"
     nouserok = "nouserok" in line.args
-    return _keyfile(
-        line, ctx, path, nouserok, "sshformat" in line.args, "nouserok", missing=AUTHINFO_UNAVAIL
-    )
+    sshformat = "sshformat" in line.args
+    return _keyfile(ctx, path, nouserok, sshformat, "nouserok", missing=AUTHINFO_UNAVAIL)
 
 
 def model_yubico(line: PamLine, ctx: Context) -> ModuleModel:
@@ -303,11 +301,10 @@ def model_yubico(line: PamLine, ctx: Context) -> ModuleModel:
             (Outcome(SUCCESS, frozenset({"otp"}), why), Outcome(AUTH_ERR), Outcome(USER_UNKNOWN))
         )
     path = _home_expand(opts.get("authfile", "~/.yubico/authorized_yubikeys"), ctx, tilde=True)
-    return _keyfile(line, ctx, path, nullok, False, "nullok", missing=USER_UNKNOWN)
+    return _keyfile(ctx, path, nullok, False, "nullok", missing=USER_UNKNOWN)
 
 
 def _keyfile(
-    line: PamLine,
     ctx: Context,
     path: str,
     skip_ok: bool,
@@ -334,6 +331,9 @@ def _keyfile(
 
 
 def model_server(line: PamLine, ctx: Context) -> ModuleModel:
+    minimum = _opts(line).get("minimum_uid", "")
+    if minimum.isdigit() and ctx.account.uid < int(minimum):
+        return _fixed(IGNORE)  # pam_krb5/pam_ldap leave low uids (root) to the next module
     codes = [AUTH_ERR, USER_UNKNOWN, AUTHINFO_UNAVAIL]
     if "ignore_unknown_user" in line.args:
         codes[1] = IGNORE
@@ -619,10 +619,9 @@ def _in_list(left: str, right: str) -> bool:
 
 
 def model_unmodelled(line: PamLine, ctx: Context) -> ModuleModel:
-    why = frozenset({f"{line.name} ({line.location}) is not modelled: assumed it can succeed"})
+    why = frozenset({f"{line.name} ({line.location}) {UNMODELLED}: assumed it can succeed"})
     return ModuleModel(
-        (Outcome(SUCCESS, assumptions=why), Outcome(IGNORE, assumptions=why), Outcome(AUTH_ERR)),
-        unmodelled=True,
+        (Outcome(SUCCESS, assumptions=why), Outcome(IGNORE, assumptions=why), Outcome(AUTH_ERR))
     )
 
 

@@ -419,31 +419,36 @@ def load_config(
     conf: list[PamLine] = []
     other: list[PamLine] = []
     paths: dict[str, str] = {}
+    problems: dict[str, str] = {}  # about "other": they matter only when libpam falls back to it
     for name, out in ((service, conf), ("other", other)):
         if name == "other" and service == "other":
             break
         try:
             found = loader.open(name)
         except PermissionError:
-            loader.set_unknown(f"could not read PAM file for {name}: permission denied")
-            break
+            problems[name] = f"could not read PAM file for {name}: permission denied"
+            continue
         if found is None:
-            loader.errors.append(f"no PAM file for {name!r} in {' or '.join(loader.dirs)}")
+            problems[name] = f"no PAM file for {name!r} in {' or '.join(loader.dirs)}"
             continue
         paths[name] = found[0]
         if not loader.parse(found[0], found[1], out, None, 0, (found[0],)):
             loader.failure = loader.failure or f"{found[0]} cannot be loaded"
             break
-    if not paths and loader.unknown is None and loader.failure is None:
-        loader.failure = f"no PAM configuration for {service!r} and no 'other'"
     auth = [line for line in conf if line.type == "auth"]
     source = paths.get(service)
-    if not auth:
-        # libpam keeps one list per type and falls back to other's when the service's is empty.
+    if service in problems or not auth:
+        # libpam keeps one list per type and uses other's when the service's is empty.
         auth = [line for line in other if line.type == "auth"]
         source = paths.get("other")
-        if service in paths and service != "other":
-            loader.errors.append(f"{paths[service]}: no auth lines, libpam uses 'other'")
+    for name, problem in problems.items():
+        if name == service or not source:
+            if "permission denied" in problem:
+                loader.set_unknown(problem)
+            else:
+                loader.errors.append(problem)
+    if not paths and loader.unknown is None and loader.failure is None:
+        loader.failure = f"no PAM configuration for {service!r} and no 'other'"
     if loader.failure:
         loader.errors.append(f"pam_start fails: {loader.failure}")
     return ParsedConfig(auth, loader.errors, source, loader.failure, loader.unknown)

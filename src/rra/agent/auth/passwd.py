@@ -30,6 +30,7 @@ class Account:
     shell: str
     groups: frozenset[str]
     password_state: PasswordState | None  # None: shadow unreadable
+    gids: frozenset[int] = frozenset()  # primary and supplementary group ids
 
     @property
     def login_shell(self) -> bool:
@@ -105,11 +106,13 @@ def read_accounts(host: Host) -> AccountsRead:
     if group_raw is None:
         result.errors.append(group_problem or "/etc/group unreadable")
     gid_names: dict[int, str] = {}
+    name_gids: dict[str, int] = {}
     members: dict[str, set[str]] = {}
     for row in _lines(group_raw or b""):
         if len(row) < 4 or not row[2].isdigit():
             continue
         gid_names[int(row[2])] = row[0]
+        name_gids[row[0]] = int(row[2])
         for member in filter(None, (m.strip() for m in row[3].split(","))):
             members.setdefault(member, set()).add(row[0])
     for number, row in enumerate(_lines(passwd), start=1):
@@ -140,6 +143,7 @@ def read_accounts(host: Host) -> AccountsRead:
                 shell=shell or DEFAULT_SHELL,
                 groups=frozenset(groups),
                 password_state=state,
+                gids=frozenset({int(gid), *(name_gids[g] for g in groups if g in name_gids)}),
             )
         )
     return result

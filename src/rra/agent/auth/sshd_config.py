@@ -87,6 +87,8 @@ DEFAULTS: dict[str, str | list[str]] = {
     "listenaddress": [],
 }
 RELEVANT = frozenset(DEFAULTS) | {"pubkeyacceptedalgorithms"}
+#: Keywords that can change an account's second-factor verdict or sshd's refusal of it.
+VERDICT_KEYWORDS = RELEVANT - {"port", "listenaddress", "usedns"}
 
 #: Key set in effective settings when sshd would refuse this connection's configuration.
 INVALID = "_invalid"
@@ -193,6 +195,15 @@ class SshdConfig:
     def global_settings(self) -> dict[str, str | list[str]]:
         """What ``sshd -T`` (no ``-C``) prints: only ``Match all`` blocks apply."""
         return _merge(self.directives, lambda block: not block.criteria)
+
+    def verdict_view(self) -> SshdConfig:
+        """Only what can change a verdict: Match blocks that set none of VERDICT_KEYWORDS (X11,
+        forwarding, chroot...) cannot tell accounts or sources apart for rra, so they are dropped
+        before user classes and source scenarios are formed."""
+        directives = [d for d in self.directives if d.keyword in VERDICT_KEYWORDS]
+        used = {d.block for d in directives if d.block is not None}
+        blocks = [b for b in self.blocks if b in used]
+        return SshdConfig(self.path, directives, blocks, list(self.files), list(self.errors))
 
     def startup_settings(self) -> dict[str, str | list[str]]:
         """The options sshd checks at start-up: ``Match all`` lines read as global lines.

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from rra.agent.auth.sshd_config import (
     ADDRESS_ATTRIBUTES,
+    INVALID,
+    MATCH_LISTS,
+    VERDICT_KEYWORDS,
     Connection,
     MatchBlock,
     SshdConfig,
@@ -207,25 +211,96 @@ def user_class(config: SshdConfig, user: str, groups: Iterable[str]) -> tuple[bo
     return tuple(b.user_applies(user, group_set) for b in config.blocks if b.user_bearing)
 
 
+ClassKey = tuple[bool, ...]
+#: Per verdict keyword, the Match blocks that decide its value (() = the global value).
+Signature = tuple[tuple[str, tuple[int, ...]], ...]
+
+
 class SettingsSource:
-    """Effective settings per (account, scenario), cached per user class."""
+    """Effective settings per (account, scenario), evaluated once per distinct *signature*.
+
+    A connection's verdict-relevant settings are fixed by which Match block wins each keyword
+    (the first applying block that sets it; for AllowUsers and the like, every applying block
+    that sets it). Cells of (user class × source scenario) with the same winners get the same
+    settings, so each signature is evaluated once — by ``sshd -T -C`` on a live host. Classes
+    and scenarios come from the verdict view: blocks that set nothing rra judges never count.
+    """
 
     name = "parsed"
 
     def __init__(self, config: SshdConfig) -> None:
         self.config = config
-        self._cache: dict[tuple[tuple[bool, ...], Scenario], Settings] = {}
+        self.view = config.verdict_view()
+        self._by_signature: dict[Signature, Settings] = {}
+        self._signatures: dict[tuple[ClassKey, Scenario], Signature] = {}
+        self._classes: dict[tuple[str, frozenset[str]], ClassKey] = {}
+        self._user_ok: dict[ClassKey, frozenset[MatchBlock]] = {}
+        self._source_ok: dict[Scenario, frozenset[MatchBlock]] = {}
+        self._setters: dict[str, list[MatchBlock]] = {}
+        for directive in self.view.directives:
+            if directive.block is not None:
+                setters = self._setters.setdefault(directive.keyword, [])
+                if directive.block not in setters:
+                    setters.append(directive.block)
         self.calls = 0
 
+    def class_of(self, user: str, groups: frozenset[str]) -> ClassKey:
+        key = (user, groups)
+        if key not in self._classes:
+            found = user_class(self.view, user, groups)
+            self._classes[key] = found
+            if found not in self._user_ok:
+                self._user_ok[found] = frozenset(
+                    b for b in self.view.blocks if b.user_applies(user, groups)
+                )
+        return self._classes[key]
+
+    def signature(self, user: str, groups: frozenset[str], scenario: Scenario) -> Signature:
+        cell = (self.class_of(user, groups), scenario)
+        if cell not in self._signatures:
+            if scenario not in self._source_ok:
+                self._source_ok[scenario] = frozenset(
+                    b for b in self.view.blocks if _source_ok(b, scenario)
+                )
+            applying = self._user_ok[cell[0]] & self._source_ok[scenario]
+            parts: list[tuple[str, tuple[int, ...]]] = []
+            for keyword in sorted(VERDICT_KEYWORDS):
+                winners = [b.index for b in self._setters.get(keyword, []) if b in applying]
+                parts.append((keyword, tuple(winners if keyword in MATCH_LISTS else winners[:1])))
+            self._signatures[cell] = tuple(parts)
+        return self._signatures[cell]
+
     def settings(self, user: str, groups: frozenset[str], scenario: Scenario) -> Settings:
-        key = (user_class(self.config, user, groups), scenario)
-        if key not in self._cache:
+        key = self.signature(user, groups, scenario)
+        if key not in self._by_signature:
             self.calls += 1
-            self._cache[key] = self._evaluate(user, groups, scenario)
-        return self._cache[key]
+            self._by_signature[key] = self._evaluate(user, groups, scenario)
+        return self._by_signature[key]
+
+    def prefetch(self, requests: Iterable[tuple[str, frozenset[str], Scenario]]) -> None:
+        """Evaluate what ``settings`` will be asked for (the live source does it in parallel)."""
+        for user, groups, scenario in requests:
+            self.settings(user, groups, scenario)
+
+    def _pending(
+        self, requests: Iterable[tuple[str, frozenset[str], Scenario]]
+    ) -> dict[Signature, tuple[str, frozenset[str], Scenario]]:
+        todo: dict[Signature, tuple[str, frozenset[str], Scenario]] = {}
+        for user, groups, scenario in requests:
+            key = self.signature(user, groups, scenario)
+            if key not in self._by_signature:
+                todo.setdefault(key, (user, groups, scenario))
+        return todo
 
     def _evaluate(self, user: str, groups: frozenset[str], scenario: Scenario) -> Settings:
-        return self.config.effective(scenario.connection(user), groups)
+        return self.view.effective(scenario.connection(user), groups)
+
+
+def _source_ok(block: MatchBlock, scenario: Scenario) -> bool:
+    try:
+        return block.source_applies(scenario.connection("x"))
+    except PatternError:
+        return False
 
 
 class SshdTestError(HostError):
@@ -238,12 +313,19 @@ class LiveSettings(SettingsSource):
     name = "sshd -T"
 
     def __init__(
-        self, config: SshdConfig, host: Host, sshd: str = "sshd", timeout: float = 20.0
+        self,
+        config: SshdConfig,
+        host: Host,
+        sshd: str = "sshd",
+        timeout: float = 20.0,
+        workers: int = 4,
     ) -> None:
         super().__init__(config)
+        self._values: dict[tuple[str, tuple[int, ...]], str | list[str]] = {}
         self.host = host
         self.sshd = sshd
         self.timeout = timeout
+        self.workers = workers
 
     def probe(self) -> Settings:
         """The global settings; raises SshdTestError when sshd -T does not work here."""
@@ -256,9 +338,69 @@ class LiveSettings(SettingsSource):
             raise SshdTestError(f"sshd -T failed: {first}")
         return parse_sshd_t(result.stdout_text)
 
+    # A keyword's value is the value of the block that wins it: once any sshd -T call has shown
+    # the value of (keyword, winners), every other cell with that winner reuses it. Calls are
+    # made one per user class (from the ordinary source), then one per source scenario, and
+    # only the cells that still miss a value get their own call: classes + scenarios, not
+    # classes x scenarios.
+
+    def settings(self, user: str, groups: frozenset[str], scenario: Scenario) -> Settings:
+        key = self.signature(user, groups, scenario)
+        if key not in self._by_signature:
+            assembled = self._assemble(key)
+            if assembled is None:
+                self.calls += 1
+                assembled = self._record(key, self._evaluate(user, groups, scenario))
+            self._by_signature[key] = assembled
+        return self._by_signature[key]
+
+    def prefetch(self, requests: Iterable[tuple[str, frozenset[str], Scenario]]) -> None:
+        pending = self._pending(requests)
+        base = [item for item in pending.values() if item[2].label == ANY_SOURCE]
+        per_scenario: dict[Scenario, tuple[str, frozenset[str], Scenario]] = {}
+        for item in pending.values():
+            if item[2].label != ANY_SOURCE:
+                per_scenario.setdefault(item[2], item)
+        self._call_all([*base, *per_scenario.values()])
+        self._call_all([item for key, item in pending.items() if self._assemble(key) is None])
+        for user, groups, scenario in pending.values():
+            self.settings(user, groups, scenario)
+
+    def _call_all(self, items: list[tuple[str, frozenset[str], Scenario]]) -> None:
+        """sshd -T for each item, several at once (each call is a process start, ~7-9 ms)."""
+        todo = {self.signature(*item): item for item in items}
+        todo = {k: v for k, v in todo.items() if k not in self._by_signature}
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            results = pool.map(lambda item: self._evaluate(*item), todo.values())
+            for key, settings in zip(todo, results, strict=True):
+                self.calls += 1
+                self._by_signature[key] = self._record(key, settings)
+
+    def _record(self, key: Signature, settings: Settings) -> Settings:
+        if INVALID not in settings:
+            for keyword, winners in key:
+                if keyword in settings:
+                    self._values[(keyword, winners)] = settings[keyword]
+        return settings
+
+    def _assemble(self, key: Signature) -> Settings | None:
+        values: Settings = {}
+        for keyword, winners in key:
+            value = self._values.get((keyword, winners))
+            if value is None:
+                return None
+            values[keyword] = value
+        return values
+
     def _evaluate(self, user: str, groups: frozenset[str], scenario: Scenario) -> Settings:
         spec = scenario.connection(user).spec()
-        return self._run(["-T", "-f", self.config.path, "-C", spec])
+        try:
+            return self._run(["-T", "-f", self.config.path, "-C", spec])
+        except SshdTestError as exc:
+            # sshd refuses this connection's configuration ('"any" must appear alone'...).
+            return {INVALID: str(exc)}
 
 
 def is_address(text: str) -> bool:

@@ -39,6 +39,7 @@ def match_pattern(text: str, pattern: str) -> bool:
     return pi == len(pattern)
 
 
+@lru_cache(maxsize=65536)
 def match_pattern_list(text: str, patterns: str, lowercase: bool = False) -> int:
     """1 when a positive entry matches, -1 when a negated one does (it wins), else 0."""
     if lowercase:
@@ -60,6 +61,7 @@ def match_hostname(host: str, patterns: str) -> int:
     return match_pattern_list(host, patterns, lowercase=True)
 
 
+@lru_cache(maxsize=4096)
 def _parse_network(
     entry: str,
 ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -80,6 +82,7 @@ def _parse_network(
         raise PatternError(f"invalid network {entry!r}: {exc}") from exc
 
 
+@lru_cache(maxsize=65536)
 def addr_match_list(address: str | None, patterns: str) -> int:
     """addrmatch.c addr_match_list: 1 match, -1 negated match, 0 none; PatternError on bad lists."""
     parsed = None

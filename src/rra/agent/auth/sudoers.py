@@ -9,10 +9,15 @@ run by real users):
 - in user, host and runas lists the *last* matching item decides and ``!`` inverts it; aliases
   recurse. ``+netgroup``, network addresses and ``%:group`` cannot be resolved from files: they
   never match (and are listed in ``notes``);
-- for one invocation (run-as target + command) the last entry of the whole policy whose users,
-  hosts, runas and command match decides; a negated command there denies it;
+- for one invocation (``-u``/``-g`` + command) the last entry of the whole policy whose users,
+  hosts, runas and command match decides; a negated command there denies it. Runas follows
+  sudo's runaslist_matches: ``-g`` alone keeps the invoking user, a group a spec does not list is
+  still admitted when the run-as user belongs to it, and a spec without lists admits ``-u root``
+  with any ``-g`` (so ``NOPASSWD: ALL`` then ``(ALL) PASSWD: ALL`` still lets
+  ``sudo -u root -g adm`` through without a password - checked with sudo);
 - ``authenticate`` starts on; generic, ``@host``, ``:user`` and ``>runas`` Defaults apply in file
   order (last match wins), then ``!cmnd`` Defaults, then the deciding entry's PASSWD/NOPASSWD tag;
+  running as yourself with your own groups never authenticates (and is no privilege: ignored);
 - statically, a command of a rule runs without authentication when, for some run-as target and
   some command, that rule decides and authentication ends up off. The targets and commands tried
   are those named anywhere in the policy plus "any other" (which only ``ALL`` matches), so a later
@@ -26,7 +31,6 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 
 from rra.agent.auth.sudoers_parse import (
     AliasDef,
@@ -51,7 +55,7 @@ __all__ = [
 
 _OTHER = "\0other"  # a user, group or command that no list names: only ALL matches it
 _MAX_DEPTH = 128  # sudo's MAX_SUDOERS_DEPTH
-Target = tuple[str | None, str | None]  # (run-as user, None = unchanged with -g; run-as group)
+Target = tuple[str | None, str | None]  # (sudo -u, sudo -g); None = option not given
 Cmnd = tuple[str, str | None]  # (path, arguments; None = any arguments)
 Leaf = Callable[[Member], bool]
 
@@ -74,16 +78,45 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class _Decided:
+    entry: _Entry  # the deciding entry
+    allowed: bool  # False: its command is negated
+    runs_as: str  # the run-as user ("root", a name, or a "%group" stand-in)
+    authenticate: bool
+
+
+@dataclass(frozen=True)
 class SudoDecision:
+    """The outcome of one invocation (``SudoersPolicy.check``)."""
+
     allowed: bool  # the deciding entry permits the command (False: denied, or no entry matched)
     authenticate: bool  # sudo asks for authentication (runs PAM auth) before deciding
     rule: SudoRule | None  # the deciding rule
+    runs_as: str  # the user the command would run as
 
 
-def _glob_path(pattern: str, path: str) -> bool:
-    # sudo matches command paths with FNM_PATHNAME: a wildcard never crosses a "/".
-    parts, names = pattern.split("/"), path.split("/")
-    return len(parts) == len(names) and all(map(fnmatchcase, names, parts))
+def _fnmatch(text: str, pattern: str, pathname: bool = False) -> bool:
+    """fnmatch(3) as sudo calls it: backslash escapes a character (Python's fnmatch cannot), and
+    with FNM_PATHNAME (command paths) a wildcard never crosses a "/"."""
+    out, i, star, one = [], 0, "[^/]*" if pathname else ".*", "[^/]" if pathname else "."
+    while i < len(pattern):
+        c, close = pattern[i], pattern.find("]", i + 2)
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 1
+        elif c in "*?":
+            out.append(star if c == "*" else one)
+        elif c == "[" and close > 0:
+            body = pattern[i + 1 : close]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = close
+        else:
+            out.append(re.escape(c))
+        i += 1
+    try:
+        return re.fullmatch("".join(out), text, re.DOTALL) is not None
+    except re.error:
+        return False
 
 
 def _args_match(pattern: str | None, args: str | None) -> bool:
@@ -93,12 +126,14 @@ def _args_match(pattern: str | None, args: str | None) -> bool:
         return False
     if pattern == '""':
         return args in ("", '""')
+    if pattern == args:  # the same words in two rules
+        return True
     if pattern.startswith("^") and pattern.endswith("$"):
         try:
-            return pattern == args or re.search(pattern, args) is not None
+            return re.search(pattern, args) is not None
         except re.error:
             return False
-    return fnmatchcase(args, pattern)
+    return _fnmatch(args, pattern)
 
 
 def _command_matches(m: Member, cmnd: Cmnd) -> bool:
@@ -114,7 +149,7 @@ def _command_matches(m: Member, cmnd: Cmnd) -> bool:
     elif pattern.endswith("/"):  # a directory: any command directly inside it
         path_ok = path.startswith(pattern) and "/" not in path[len(pattern) :]
     elif any(c in pattern for c in "*?["):
-        path_ok = _glob_path(pattern, path)
+        path_ok = pattern == path or _fnmatch(path, pattern, pathname=True)
     else:
         path_ok = pattern == path
     return path_ok and _args_match(m.args, args)
@@ -157,17 +192,13 @@ class SudoersPolicy:
         commands (NOPASSWD, or authenticate turned off by Defaults; later rules that take a
         command back are honoured)."""
         who = _Who(user, frozenset(groups), host, fqdn, uid, frozenset(gids))
-        hits: set[tuple[int, int]] = set()
-        for target, cmnd, entry in self._allowed(who):
-            if not self._authenticate(who, target, cmnd, entry):
-                hits.add(entry.key)
+        hits = {d.entry.key for d in self._allowed(who) if not d.authenticate}
         result: list[SudoRule] = []
         for index, rule in enumerate(self.rules):
             kept = tuple(c for n, c in enumerate(rule.commands) if (index, n) in hits)
             if kept:
-                result.append(
-                    rule if len(kept) == len(rule.commands) else replace(rule, commands=kept)
-                )
+                whole = len(kept) == len(rule.commands)
+                result.append(rule if whole else replace(rule, commands=kept))
         return result
 
     def can_run_as_root(
@@ -182,7 +213,7 @@ class SudoersPolicy:
     ) -> bool:
         """Some command is allowed with root as the run-as user."""
         who = _Who(user, frozenset(groups), host, fqdn, uid, frozenset(gids))
-        return any(target[0] == "root" for target, _, _ in self._allowed(who))
+        return any(d.runs_as == "root" for d in self._allowed(who))
 
     def check(
         self,
@@ -191,7 +222,7 @@ class SudoersPolicy:
         host: str,
         command: str,
         *,
-        runas_user: str | None = "root",
+        runas_user: str | None = None,
         runas_group: str | None = None,
         uid: int | None = None,
         gids: Iterable[int] = (),
@@ -203,22 +234,35 @@ class SudoersPolicy:
         cmnd: Cmnd = (path, args.strip())
         target: Target = ("root" if runas_user == "#0" else runas_user, runas_group)
         found = self._decide(self._entries(who), who, target, cmnd)
-        entry = found[0] if found else None
+        if found is None:
+            runs_as = runas_user or (user if runas_group else "root")
+            authenticate = self._authenticate(who, target, cmnd, None)
+        else:
+            runs_as, authenticate = found.runs_as, found.authenticate
+        # check_user(): root, and a user who changes neither uid nor to a group it lacks,
+        # are never asked to authenticate.
+        if uid == 0 or (runs_as == user and (runas_group is None or runas_group in who.groups)):
+            authenticate = False
         return SudoDecision(
-            allowed=bool(found and found[1]),
-            authenticate=self._authenticate(who, target, cmnd, entry),
-            rule=entry.rule if entry else None,
+            allowed=bool(found and found.allowed),
+            authenticate=authenticate,
+            rule=found.entry.rule if found else None,
+            runs_as=runs_as,
         )
 
     # -- evaluation -------------------------------------------------------------------------
-    def _allowed(self, who: _Who) -> Iterable[tuple[Target, Cmnd, _Entry]]:
+    def _allowed(self, who: _Who) -> Iterable[_Decided]:
+        """Allowed invocations that change privileges, over the candidate targets and commands."""
         entries = self._entries(who)
         commands = self._commands()
         for target in self._targets(who):
             for cmnd in commands:
                 found = self._decide(entries, who, target, cmnd)
-                if found is not None and found[1]:
-                    yield target, cmnd, found[0]
+                if found is None or not found.allowed:
+                    continue
+                if found.runs_as == who.user and (target[1] is None or target[1] in who.groups):
+                    continue  # as yourself with your own groups: nothing gained, sudo never asks
+                yield found
 
     def _entries(self, who: _Who) -> list[_Entry]:
         return [
@@ -230,13 +274,15 @@ class SudoersPolicy:
 
     def _decide(
         self, entries: list[_Entry], who: _Who, target: Target, cmnd: Cmnd
-    ) -> tuple[_Entry, bool] | None:
+    ) -> _Decided | None:
         for entry in reversed(entries):  # the last matching entry decides
-            if not self._runas_matches(entry.rule.runas, who, target):
+            runs_as = self._runas(entry.rule.runas, who, target)
+            if runs_as is None:
                 continue
-            verdict = self._member(entry.cmd, "Cmnd", lambda m: _command_matches(m, cmnd))
+            verdict = self._member(entry.cmd, "Cmnd", lambda m: _command_matches(m, cmnd))[0]
             if verdict is not None:
-                return entry, verdict
+                auth = self._authenticate(who, target, cmnd, entry)
+                return _Decided(entry, verdict, runs_as, auth)
         return None
 
     def _authenticate(self, who: _Who, target: Target, cmnd: Cmnd, entry: _Entry | None) -> bool:
@@ -252,63 +298,68 @@ class SudoersPolicy:
         return auth
 
     def _binding_matches(self, d: DefaultsEntry, who: _Who, target: Target, cmnd: Cmnd) -> bool:
-        if d.binding_type == "":
-            return True
-        if d.binding_type == "@":
-            return self._list(d.binding, "Host", self._host_leaf(who)) is True
-        if d.binding_type == ":":
-            return self._list(d.binding, "User", self._user_leaf(who)) is True
-        if d.binding_type == ">":  # with -g alone no run-as user is named: does not apply
-            user = target[0]
-            return (
-                user is not None
-                and self._list(d.binding, "Runas", _runas_user_leaf(who, user)) is True
-            )
-        return self._list(d.binding, "Cmnd", lambda m: _command_matches(m, cmnd)) is True
+        kind = {"": "", "@": "Host", ":": "User", ">": "Runas", "!": "Cmnd"}[d.binding_type]
+        if kind == "Runas":
+            return self._runas(RunAs(users=d.binding), who, target) is not None
+        leaf = {
+            "Host": self._host_leaf(who),
+            "User": self._user_leaf(who),
+            "Cmnd": lambda m: _command_matches(m, cmnd),
+        }.get(kind)
+        return leaf is None or self._list(d.binding, kind, leaf)[0] is True
 
     def _applies(self, rule: SudoRule, who: _Who) -> bool:
         return (
-            self._list(rule.users, "User", self._user_leaf(who)) is True
-            and self._list(rule.hosts, "Host", self._host_leaf(who)) is True
+            self._list(rule.users, "User", self._user_leaf(who))[0] is True
+            and self._list(rule.hosts, "Host", self._host_leaf(who))[0] is True
         )
 
-    def _runas_matches(self, runas: RunAs, who: _Who, target: Target) -> bool:
+    def _runas(self, runas: RunAs, who: _Who, target: Target) -> str | None:
+        """The user a command would run as if this runas spec admits the target, else None
+        (sudo's runaslist_matches: ``-g`` alone keeps the invoking user; a group not listed is
+        still admitted when the run-as user is a member of it)."""
         user, group = target
-        if runas.users is None and runas.groups is None:
-            return user == "root" and group is None  # runas_default
-        if user is not None and (
-            runas.users is None
-            or self._list(runas.users, "Runas", _runas_user_leaf(who, user)) is not True
-        ):
-            return False
-        return not (
-            group is not None
-            and (
-                runas.groups is None
-                or self._list(runas.groups, "Runas", _runas_group_leaf(group)) is not True
-            )
-        )
+        runs_as = user if user is not None else (who.user if group is not None else "root")
+        user_ok = group_ok = None
+        if user is not None or group is None:
+            if runas.users is None and runas.groups is None:
+                return runs_as if runs_as == "root" else None  # runas_default
+            if runas.users is not None:
+                user_ok, member = self._list(runas.users, "Runas", self._runas_leaf(who, target))
+                if user_ok and member is not None and member.kind == "myself":
+                    runs_as = who.user
+        if group is not None:
+            if user_ok is None and runs_as == who.user:
+                user_ok = True  # only changing the group
+            if runas.groups is not None:
+                group_ok = self._list(runas.groups, "Runas", _runas_group_leaf(group))[0]
+            if group_ok is None and group in self._groups_of(who, runs_as):
+                group_ok = True
+        if user_ok is True and (group is None or group_ok is True):
+            return runs_as
+        return None
 
     def _list(
         self, members: Iterable[Member], kind: str, leaf: Leaf, seen: frozenset[str] = frozenset()
-    ) -> bool | None:
+    ) -> tuple[bool | None, Member | None]:
+        """The verdict of the last matching item, and that item (inside aliases)."""
         for m in reversed(tuple(members)):
-            verdict = self._member(m, kind, leaf, seen)
+            verdict, item = self._member(m, kind, leaf, seen)
             if verdict is not None:
-                return verdict
-        return None
+                return verdict, item
+        return None, None
 
     def _member(
         self, m: Member, kind: str, leaf: Leaf, seen: frozenset[str] = frozenset()
-    ) -> bool | None:
+    ) -> tuple[bool | None, Member | None]:
         if m.kind == "alias":
             members = self.aliases.get((kind, m.value))
             if members is None or m.value in seen:  # undefined or cyclic: visudo rejects both
-                return None
-            verdict = self._list(members, kind, leaf, seen | {m.value})
+                return None, None
+            verdict, item = self._list(members, kind, leaf, seen | {m.value})
         else:
-            verdict = True if m.kind == "all" or leaf(m) else None
-        return None if verdict is None else verdict != m.negated
+            verdict, item = (True, m) if m.kind == "all" or leaf(m) else (None, None)
+        return (None if verdict is None else verdict != m.negated), item
 
     @staticmethod
     def _user_leaf(who: _Who) -> Leaf:
@@ -332,17 +383,45 @@ class SudoersPolicy:
                 return False  # addresses and netgroups: not resolvable from files
             # Like sudo: a pattern with a dot is compared with the qualified name.
             name = (who.fqdn or who.host) if "." in m.value else who.host.split(".")[0]
-            return fnmatchcase(name.lower(), m.value.lower())
+            return _fnmatch(name.lower(), m.value.lower())
 
         return leaf
 
+    def _runas_leaf(self, who: _Who, target: Target) -> Leaf:
+        user, group = target
+        runs_as = user if user is not None else (who.user if group is not None else "root")
+        me = runs_as == who.user
+
+        def leaf(m: Member) -> bool:
+            if m.kind == "myself":  # "()": matches unless -u names someone else
+                return user is None or me
+            if m.kind == "group":
+                return m.value in self._groups_of(who, runs_as)
+            if m.kind == "uid" and me and who.uid is not None:
+                return m.value == str(who.uid)
+            if m.kind == "gid" and me:
+                return any(m.value == str(gid) for gid in who.gids)
+            return m.kind in ("name", "uid", "gid") and _target_name(m) == runs_as
+
+        return leaf
+
+    @staticmethod
+    def _groups_of(who: _Who, runs_as: str) -> frozenset[str]:
+        """Groups of a run-as user, as far as they are known without the group database."""
+        if runs_as == who.user:
+            return who.groups
+        if runs_as.startswith("%") and not runs_as.startswith("%#"):
+            return frozenset({runs_as[1:]})  # the stand-in "some member of %group"
+        return frozenset({"root"}) if runs_as == "root" else frozenset()
+
     def _targets(self, who: _Who) -> list[Target]:
-        users, groups = {"root", _OTHER, who.user}, {_OTHER}
+        users: set[str | None] = {None, "root", _OTHER, who.user}
+        groups: set[str] = {_OTHER, *who.groups}
 
         def collect(members: Iterable[Member], as_group: bool) -> None:
             for m in members:
                 if as_group and m.kind in ("group", "gid", "name"):
-                    groups.add(m.value if m.kind == "group" else f"#{m.value}")
+                    groups.add(m.value if m.kind != "gid" else f"#{m.value}")
                 elif not as_group and m.kind in ("name", "uid", "group", "gid"):
                     users.add(_target_name(m))
 
@@ -356,12 +435,9 @@ class SudoersPolicy:
         for d in self.defaults:
             if d.binding_type == ">":
                 collect(d.binding, False)
-        ordered_users, ordered_groups = sorted(users), sorted(groups)
-        return [
-            *((u, None) for u in ordered_users),
-            *((None, g) for g in ordered_groups),
-            *((u, g) for u in ordered_users for g in ordered_groups),
-        ]
+        ordered_users = sorted(users, key=lambda u: u or "")
+        ordered_groups: list[str | None] = [None, *sorted(groups)]
+        return [(u, g) for u in ordered_users for g in ordered_groups]  # (None, None): plain sudo
 
     def _commands(self) -> list[Cmnd]:
         found: set[Cmnd] = {(_OTHER, None)}
@@ -378,15 +454,6 @@ def _target_name(m: Member) -> str:
     if m.kind == "uid":
         return "root" if m.value == "0" else f"#{m.value}"
     return {"group": "%", "gid": "%#"}.get(m.kind, "") + m.value
-
-
-def _runas_user_leaf(who: _Who, user: str) -> Leaf:
-    def leaf(m: Member) -> bool:
-        if m.kind == "myself":
-            return user == who.user
-        return m.kind in ("name", "uid", "group", "gid") and _target_name(m) == user
-
-    return leaf
 
 
 def _runas_group_leaf(group: str) -> Leaf:

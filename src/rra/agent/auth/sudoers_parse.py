@@ -11,16 +11,13 @@ a token starting with ``/`` is a command whose arguments run to an unescaped ``,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby
 
-# Tags that come in pairs; a later tag of the same pair replaces the earlier one.
-_TAG_PAIR = {
-    "NOPASSWD": "passwd", "PASSWD": "passwd", "NOEXEC": "exec", "EXEC": "exec",
-    "SETENV": "setenv", "NOSETENV": "setenv", "LOG_INPUT": "log_input",
-    "NOLOG_INPUT": "log_input", "LOG_OUTPUT": "log_output", "NOLOG_OUTPUT": "log_output",
-    "MAIL": "mail", "NOMAIL": "mail", "FOLLOW": "follow", "NOFOLLOW": "follow",
-    "INTERCEPT": "intercept", "NOINTERCEPT": "intercept",
-}  # fmt: skip
+# Tags come in pairs (NOPASSWD/PASSWD...); a later tag of the same pair replaces the earlier one.
+_PAIRS = ("PASSWD", "EXEC", "SETENV", "LOG_INPUT", "LOG_OUTPUT", "MAIL", "FOLLOW", "INTERCEPT")
+_TAG_PAIR = {tag: pair for pair in _PAIRS for tag in (pair, "NO" + pair)}
 _CMND_OPTIONS = {"ROLE", "TYPE", "PRIVS", "LIMITPRIVS", "NOTBEFORE", "NOTAFTER", "TIMEOUT",
                  "CWD", "CHROOT", "APPARMOR_PROFILE"}  # fmt: skip
 _DIGESTS = {"sha224", "sha256", "sha384", "sha512"}
@@ -42,6 +39,7 @@ _KEYWORD_RE = re.compile(
     rf"[ \t]*(?:(@includedir|@include)(?!{_W})|(Defaults)(?:([:@>!])|(?!{_W}))"
     rf"|(Host|Cmnd|Cmd|User|Runas)_Alias(?!{_W}))"
 )
+_BANGS_RE = re.compile("!+")
 _BLANKS_RE = re.compile(r"[ \t\r]*(,?)[ \t\r]*")
 _SUDOEDIT_RE = re.compile(rf"sudoedit(?!{_W})")
 _DIGEST_VALUE_RE = re.compile(r"[A-Za-z0-9+/=]+")
@@ -185,13 +183,10 @@ class _Lexer:
             elif c == "#" and not _ID_RE.match(text, self.pos):
                 end = text.find("\n", self.pos)  # a comment ends at the newline, never continues
                 self.pos = len(text) if end < 0 else end
-            elif c == "!":
-                end = self.pos
-                while end < len(text) and text[end] == "!":
-                    end += 1
-                if (end - self.pos) % 2:
-                    self.emit("!", "!", end)  # "!!" cancels out, as in sudo
-                self.pos = end
+            elif (m := _BANGS_RE.match(text, self.pos)) is not None:
+                if (m.end() - self.pos) % 2:
+                    self.emit("!", "!", m.end())  # "!!" cancels out, as in sudo
+                self.pos = m.end()
             elif c == '"':
                 self._string()
             elif self.mode == "options":
@@ -361,8 +356,8 @@ class _Parser:
         self.toks, self.i, self.text, self.filename = tokens, 0, text, filename
         self.result = result
 
-    def peek(self, k: int = 0) -> Token | None:
-        return self.toks[self.i + k] if self.i + k < len(self.toks) else None
+    def peek(self) -> Token | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
 
     def take(self, what: str) -> Token:
         tok = self.peek()
@@ -377,9 +372,16 @@ class _Parser:
             raise _SyntaxError(f"expected {what}, got {tok.value or tok.kind!r}", tok)
         return tok
 
-    def at(self, kind: str, value: str | None = None) -> bool:
+    def at(self, kind: str) -> bool:
         tok = self.peek()
-        return tok is not None and tok.kind == kind and (value is None or tok.value == value)
+        return tok is not None and tok.kind == kind
+
+    def comma_list(self, item: Callable[[], Member]) -> tuple[Member, ...]:
+        items = [item()]
+        while self.at(","):
+            self.i += 1
+            items.append(item())
+        return tuple(items)
 
     def negation(self) -> bool:
         negated = False
@@ -408,10 +410,10 @@ class _Parser:
             kind, value = "nonunix_group", v[2:]
         elif v.startswith("%#"):
             kind, value = "gid", v[2:]
-        elif v.startswith("%") or context == "group":
-            kind, value = "group", v[1:] if v.startswith("%") else v
         elif re.fullmatch(r"#-?[0-9]+", v):
             kind, value = ("gid" if context == "group" else "uid"), v[1:]
+        elif v.startswith("%") or context == "group":
+            kind, value = "group", v.removeprefix("%")
         if kind in ("netgroup", "network", "nonunix_group"):
             self.result.notes.append(
                 f"{source}: {v} cannot be resolved here; treated as not matching"
@@ -419,11 +421,7 @@ class _Parser:
         return Member(kind, value, negated)
 
     def member_list(self, context: str, source: str) -> tuple[Member, ...]:
-        members = [self.member(context, source)]
-        while self.at(","):
-            self.i += 1
-            members.append(self.member(context, source))
-        return tuple(members)
+        return self.comma_list(lambda: self.member(context, source))
 
     def command(self) -> Member:
         negated = self.negation()
@@ -477,10 +475,7 @@ class _Parser:
         self.i += 1
         binding: tuple[Member, ...] = ()
         if btype == "!":
-            binding = (self.command(),)
-            while self.at(","):
-                self.i += 1
-                binding += (self.command(),)
+            binding = self.comma_list(self.command)
         elif btype:
             binding = self.member_list({"@": "host", ":": "user", ">": "user"}[btype], source)
         settings: list[tuple[str, bool | str]] = []
@@ -507,11 +502,7 @@ class _Parser:
                 raise _SyntaxError(f"invalid alias name {name.value!r}", name)
             self.expect("=", "'='")
             if kind == "Cmnd":
-                members = [self.command()]
-                while self.at(","):
-                    self.i += 1
-                    members.append(self.command())
-                found: tuple[Member, ...] = tuple(members)
+                found = self.comma_list(self.command)
             else:
                 found = self.member_list(context, source)
             self.result.items.append(AliasDef(source, kind, name.value, found))
@@ -520,72 +511,59 @@ class _Parser:
             self.i += 1
 
     def user_spec(self, source: str, text: str) -> None:
+        # User_List Host_List = Cmnd_Spec_List (: Host_List = Cmnd_Spec_List)*
         users = self.member_list("user", source)
-        while True:  # User_List Host_List = Cmnd_Spec_List (: Host_List = Cmnd_Spec_List)*
-            hosts = self.member_list("host", source)
-            self.expect("=", "'=' after the host list")
-            runas, tags = RunAs(), dict[str, str]()
-            pending: list[Member] = []
-            rules: list[SudoRule] = []
-            while True:
-                new_runas = self.runas(source) if self.at("(") else None
-                while self.at("word") and (t := self.peek()) and t.value in _CMND_OPTIONS:
-                    self.i += 1  # ROLE=, TIMEOUT=, CWD=...: irrelevant to authentication
-                    self.expect("=", f"'=' after {t.value}")
-                    self.take(f"a value for {t.value}")
-                new_tags = dict(tags)
-                while self.at("tag"):
-                    tag = self.take("a tag").value
-                    new_tags[_TAG_PAIR[tag]] = tag
-                cmd = self.command()
-                # Runas and tags carry over to the following commands until changed (sudoers(5)).
-                if (new_runas is not None and new_runas != runas) or new_tags != tags:
-                    if pending:
-                        rules.append(self.rule(source, text, users, hosts, runas, tags, pending))
-                    pending = []
-                    runas, tags = new_runas or runas, new_tags
-                pending.append(cmd)
-                if not self.at(","):
-                    break
-                self.i += 1
-            rules.append(self.rule(source, text, users, hosts, runas, tags, pending))
-            self.result.items.extend(rules)
-            if not self.at(":"):
-                return
+        self.privilege(users, source, text)
+        while self.at(":"):
             self.i += 1
+            self.privilege(users, source, text)
 
-    @staticmethod
-    def rule(
-        source: str,
-        text: str,
-        users: tuple[Member, ...],
-        hosts: tuple[Member, ...],
-        runas: RunAs,
-        tags: dict[str, str],
-        commands: list[Member],
-    ) -> SudoRule:
-        return SudoRule(
-            source, text, users, hosts, runas, tuple(commands), frozenset(tags.values())
-        )
+    def privilege(self, users: tuple[Member, ...], source: str, text: str) -> None:
+        hosts = self.member_list("host", source)
+        self.expect("=", "'=' after the host list")
+        runas, tags = RunAs(), dict[str, str]()
+        specs: list[tuple[RunAs, frozenset[str], Member]] = []
+        while True:
+            if self.at("("):
+                runas = self.runas(source)
+            while self.at("word") and (t := self.peek()) and t.value in _CMND_OPTIONS:
+                self.i += 1  # ROLE=, TIMEOUT=, CWD=...: irrelevant to authentication
+                self.expect("=", f"'=' after {t.value}")
+                self.take(f"a value for {t.value}")
+            while self.at("tag"):
+                tag = self.take("a tag").value
+                tags[_TAG_PAIR[tag]] = tag
+            # Runas and tags carry over to the following commands until changed (sudoers(5)).
+            specs.append((runas, frozenset(tags.values()), self.command()))
+            if not self.at(","):
+                break
+            self.i += 1
+        for (spec_runas, spec_tags), group in groupby(specs, key=lambda spec: spec[:2]):
+            commands = tuple(cmd for _, _, cmd in group)
+            rule = SudoRule(source, text, users, hosts, spec_runas, commands, spec_tags)
+            self.result.items.append(rule)
 
     def run(self) -> None:
-        toks = self.toks
         start = 0
-        for end, tok in enumerate(toks):
+        for end, tok in enumerate(self.toks):
             if tok.kind != "nl":
                 continue
-            if end > start:
-                stmt = toks[start:end]
-                parser = _Parser(stmt, self.text, self.filename, self.result)
-                try:
-                    bad = next((t for t in stmt if t.kind == "error"), None)
-                    if bad is not None:
-                        raise _SyntaxError(f"syntax error near {bad.value!r}", bad)
-                    parser.statement(stmt[0], stmt[-1])
-                except _SyntaxError as exc:
-                    line = exc.token.line if exc.token is not None else stmt[-1].line
-                    self.result.errors.append(f"{self.filename}:{line}: {exc}")
-            start = end + 1
+            stmt, start = self.toks[start:end], end + 1
+            if not stmt:
+                continue
+            # A statement lands in the result whole or not at all.
+            parser = _Parser(stmt, self.text, self.filename, ParsedFile())
+            try:
+                bad = next((t for t in stmt if t.kind == "error"), None)
+                if bad is not None:
+                    raise _SyntaxError(f"syntax error near {bad.value!r}", bad)
+                parser.statement(stmt[0], stmt[-1])
+            except _SyntaxError as exc:
+                line = exc.token.line if exc.token is not None else stmt[-1].line
+                self.result.errors.append(f"{self.filename}:{line}: {exc}")
+            else:
+                self.result.items.extend(parser.result.items)
+                self.result.notes.extend(parser.result.notes)
 
 
 def parse_sudoers(text: str, filename: str) -> ParsedFile:

@@ -189,6 +189,25 @@ def scenario_verdict(settings: Settings, inputs: AccountInputs, scenario: Scenar
     refused = refusal(settings, inputs.account, scenario)
     if refused:
         return Verdict("no_ssh", refused + where)
+    return access_verdict(settings, inputs, where)
+
+
+def profile(inputs: AccountInputs) -> tuple[object, ...]:
+    """Everything ``access_verdict`` reads about an account (not its name): a cache key."""
+    keys = inputs.keys
+    pam = inputs.pam
+    return (
+        inputs.account.uid == 0,
+        inputs.account.password_state,
+        keys.admin_managed,
+        tuple(sorted({(k.security_key, k.verify_required) for k in keys.keys})),
+        None if pam is None else pam.paths,
+        inputs.pam_problem,
+    )
+
+
+def access_verdict(settings: Settings, inputs: AccountInputs, where: str = "") -> Verdict:
+    """The verdict over every alternative sshd offers, once the account is not refused."""
     chains, listed = _chains(settings)
     worst: Verdict | None = None
     for chain in chains:

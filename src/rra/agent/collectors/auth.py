@@ -14,6 +14,7 @@ from rra.agent.auth.keys import KeysRead, read_authorized_keys
 from rra.agent.auth.pam import PamAccount, PamStack, evaluate_pam, load_pam_stack
 from rra.agent.auth.passwd import Account, AccountsError, read_accounts
 from rra.agent.auth.sshd_config import (
+    INVALID,
     RELEVANT,
     SshdConfig,
     SshdConfigError,
@@ -21,6 +22,7 @@ from rra.agent.auth.sshd_config import (
     load_sshd_config,
 )
 from rra.agent.auth.sshd_effective import (
+    ANY_SOURCE,
     LiveSettings,
     Scenario,
     SettingsSource,
@@ -28,7 +30,14 @@ from rra.agent.auth.sshd_effective import (
     build_scenarios,
 )
 from rra.agent.auth.sudoers import SudoersPolicy, load_sudoers
-from rra.agent.auth.verdict import AccountInputs, Verdict, combine, scenario_verdict
+from rra.agent.auth.verdict import (
+    AccountInputs,
+    Verdict,
+    combine,
+    profile,
+    refusal,
+    scenario_verdict,
+)
 from rra.agent.host import Host, HostError
 from rra.checks.facts import AccountFact, SshFact
 
@@ -103,10 +112,11 @@ def _sudo(
         return None
     if policy is None:
         return []
-    return [
-        f"{r.source}: {r.text}"
-        for r in policy.nopasswd_rules(account.name, account.groups, hostname)
-    ]
+    rules = policy.nopasswd_rules(
+        account.name, account.groups, hostname, uid=account.uid, gids=account.gids
+    )
+    # One sudoers line can yield several rules (tags change mid-list): list each line once.
+    return list(dict.fromkeys(f"{r.source}: {r.text}" for r in rules))
 
 
 def collect_auth(
@@ -149,36 +159,47 @@ def collect_auth(
             facts.accounts.append(_fact(account, keys, verdict, None, sudo, interactive))
         return facts
     source, global_settings = _settings_source(host, config, notes, use_sshd_t)
-    scenarios, scenario_notes = build_scenarios(config)
+    scenarios, scenario_notes = build_scenarios(source.view)
     notes.extend(scenario_notes)
     base = scenarios[0]
     pam_stack: PamStack | None = None
     pam_problem: str | None = None
     if as_text(global_settings.get("usepam")) == "yes":
         pam_stack = load_pam_stack(host, pam_service)
-        if pam_stack.errors:
-            pam_problem = "PAM stack for sshd unreadable: " + "; ".join(pam_stack.errors[:2])
+        # errors also hold settled facts (a missing include target always fails; a missing
+        # service file falls back to "other"): only an incomplete read makes verdicts unknown.
+        notes.extend(f"PAM: {e}" for e in pam_stack.errors[:5])
+        if pam_stack.unknown:
+            pam_problem = f"PAM stack for {pam_service} could not be read: {pam_stack.unknown}"
+        elif pam_stack.source is None or not pam_stack.source.endswith(f"/{pam_service}"):
+            # libpam would fall back to "other", but a host whose sshd has no PAM file of its own
+            # is not in a state to vouch for (a partial image, a broken package): unknown.
+            pam_problem = (
+                f"no PAM file for {pam_service} (PAM falls back to "
+                f"{pam_stack.source or 'nothing'}); reinstall openssh-server's PAM config"
+            )
+        if pam_stack.failure:
+            notes.append(f"PAM: {pam_stack.failure} (keyboard-interactive lets nobody in)")
     if config.errors:
         problem = "sshd_config is invalid (sshd would refuse it): " + "; ".join(config.errors[:2])
         facts.unknown["sshd_config"] = problem
-    accounts: list[AccountFact] = []
-    for index, account in enumerate(read.accounts):
-        if progress is not None and index % 250 == 0:
-            progress(f"accounts {index}/{len(read.accounts)}")
+    source.prefetch((a.name, a.groups, base) for a in read.accounts)
+    judged: list[tuple[Account, KeysRead, bool, str | None]] = []
+    for account in read.accounts:
         keys = _keys(host, account, source, base)
-        interactive, why_not = _interactive(account, keys)
+        judged.append((account, keys, *_interactive(account, keys)))
+    source.prefetch(
+        (a.name, a.groups, s) for a, _, interactive, _ in judged if interactive for s in scenarios
+    )
+    cache: dict[tuple[object, ...], Verdict] = {}
+    accounts: list[AccountFact] = []
+    for index, (account, keys, interactive, why_not) in enumerate(judged):
+        if progress is not None and index % 500 == 0:
+            progress(f"accounts {index}/{len(judged)}")
         sudo = _sudo(sudoers, sudo_problem, account, hostname)
         if not interactive:
-            accounts.append(
-                _fact(
-                    account,
-                    keys,
-                    Verdict("no_ssh", why_not or "not interactive"),
-                    None,
-                    sudo,
-                    interactive=False,
-                )
-            )
+            verdict = Verdict("no_ssh", why_not or "not interactive")
+            accounts.append(_fact(account, keys, verdict, None, sudo, interactive=False))
             continue
         if config.errors:
             accounts.append(_fact(account, keys, Verdict("unknown", problem), None, sudo))
@@ -188,10 +209,18 @@ def collect_auth(
             pam = evaluate_pam(pam_stack, _pam_account(account), host)
         account_pam_problem = pam.unknown_reason if pam is not None else pam_problem
         inputs = AccountInputs(account, keys, pam, account_pam_problem)
-        verdicts = [
-            scenario_verdict(source.settings(account.name, account.groups, s), inputs, s)
-            for s in scenarios
-        ]
+        verdicts = []
+        for scenario in scenarios:
+            settings = source.settings(account.name, account.groups, scenario)
+            refused = refusal(settings, account, scenario) if INVALID not in settings else None
+            if refused:
+                where = "" if scenario.label == ANY_SOURCE else f" (from {scenario.label})"
+                verdicts.append(Verdict("no_ssh", refused + where))
+                continue
+            key = (id(settings), scenario, profile(inputs))
+            if key not in cache:
+                cache[key] = scenario_verdict(settings, inputs, scenario)
+            verdicts.append(cache[key])
         accounts.append(_fact(account, keys, combine(verdicts), inputs, sudo))
     facts.accounts = accounts
     facts.ssh = SshFact(
