@@ -89,6 +89,37 @@ def _backups_table(report: Report) -> Table:
     return table
 
 
+_VERDICT_ORDER = {"missing": 0, "unknown": 1, "enforced": 2, "no_ssh": 3}
+_VERDICT_STYLE = {"missing": "bold red", "unknown": "magenta", "enforced": "green", "no_ssh": "dim"}
+ACCOUNT_ROWS = 20
+
+
+def _accounts_table(report: Report) -> Table:
+    metrics = report.metrics
+    coverage = metrics.second_factor_coverage
+    title = (
+        f"Accounts: {metrics.interactive_accounts} interactive, second-factor coverage "
+        f"{'—' if coverage is None else f'{coverage:.0%}'}"
+    )
+    table = Table(title=title, title_justify="left", expand=True)
+    for column in ("account", "priv", "ssh", "reason"):
+        table.add_column(column)
+    accounts = sorted(
+        (a for a in report.facts.accounts or [] if a.interactive),
+        key=lambda a: (_VERDICT_ORDER[a.ssh], not a.privileged, a.name),
+    )
+    for account in accounts[:ACCOUNT_ROWS]:
+        table.add_row(
+            account.name,
+            "yes" if account.privileged else "",
+            Text(f"[{account.ssh}]", style=_VERDICT_STYLE[account.ssh]),
+            account.reason,
+        )
+    if len(accounts) > ACCOUNT_ROWS:
+        table.caption = f"{len(accounts) - ACCOUNT_ROWS} more in --json"
+    return table
+
+
 def render_summary(report: Report, console: Console) -> None:
     score = report.score
     pillars = score.pillars
@@ -106,6 +137,8 @@ def render_summary(report: Report, console: Console) -> None:
     console.print(Panel(header, expand=True))
     if report.facts.backups:
         console.print(_backups_table(report))
+    if report.facts.accounts:
+        console.print(_accounts_table(report))
     console.print(_findings_table(report.findings))
     remediations = _remediations(report.findings)
     if remediations:

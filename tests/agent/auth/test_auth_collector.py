@@ -364,3 +364,31 @@ def test_subprocess_is_not_used_directly() -> None:
         check=False,
     ).stdout.split()
     assert offenders == []
+
+
+def test_cli_root_audit_shows_accounts_and_json(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from rra.agent import rootcli
+
+    tree(
+        tmp_path / "img",
+        {
+            "/etc/ssh/sshd_config": TWO_FACTOR_SSHD,
+            "/etc/pam.d/sshd": GA_NULLOK,
+            "/home/alice/.google_authenticator": 'JBSWY3DPEHPK3PXP\n" TOTP_AUTH\n',
+        },
+    )
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n')
+    args = ["agent", "collect", "--root", str(tmp_path / "img"), "--config", str(config)]
+    shown = CliRunner().invoke(rootcli.root, args, env={"COLUMNS": "200"})
+    assert shown.exit_code == 1, shown.output  # findings
+    # alice enforced of alice, bob, admin (root is refused; carol is locked, so not interactive)
+    assert "Accounts: 4 interactive, second-factor coverage 33%" in shown.output
+    assert "skips pam_google_authenticator (nullok, not enrolled)" in shown.output
+    data = json.loads(CliRunner().invoke(rootcli.root, [*args, "--json"]).stdout)
+    assert data["facts"]["ssh"]["source"] == "parsed"
+    assert data["metrics"]["accounts_without_second_factor"] == ["admin", "bob"]

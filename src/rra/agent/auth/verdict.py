@@ -220,6 +220,8 @@ def access_verdict(settings: Settings, inputs: AccountInputs, where: str = "") -
                 tuple(dict.fromkeys(a for o in combo for a in o.assumptions)),
             )
             verdict = _verdict_for(chain, merged, listed, where)
+            if verdict.status == "missing":
+                verdict = _explain_skip(verdict, chain, inputs)
             if worst is None or _RANK[verdict.status] > _RANK[worst.status]:
                 worst = verdict
             if worst.status == "missing":
@@ -227,6 +229,14 @@ def access_verdict(settings: Settings, inputs: AccountInputs, where: str = "") -
     if worst is None:
         return Verdict("enforced", f"no method can log it in{where}")
     return worst
+
+
+def _explain_skip(verdict: Verdict, chain: list[str], inputs: AccountInputs) -> Verdict:
+    """Name the skipped module when keyboard-interactive let the account through without it."""
+    kbd = any(m.partition(":")[0] == "keyboard-interactive" for m in chain)
+    if kbd and inputs.pam is not None and inputs.pam.skippable:
+        return Verdict(verdict.status, f"{verdict.reason}; skips {', '.join(inputs.pam.skippable)}")
+    return verdict
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
