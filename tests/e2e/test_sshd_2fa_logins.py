@@ -118,14 +118,14 @@ class Server:
     service: str
 
 
-StartServer = Callable[[str | None, str], "Server"]
+StartServer = Callable[..., "Server"]
 
 
 @pytest.fixture
 def server_factory(lab: Lab) -> Iterator[StartServer]:
     started: list[tuple[Path, Path]] = []
 
-    def start(authentication_methods: str | None, pam_auth: str) -> Server:
+    def start(authentication_methods: str | None, pam_auth: str, password: bool = False) -> Server:
         index = next(lab.servers)
         service = f"sshd-{lab.tag}{index}"
         binary = lab.root / service
@@ -146,7 +146,7 @@ def server_factory(lab: Lab) -> Iterator[StartServer]:
             f"PidFile {pidfile}",
             "UsePAM yes",
             "KbdInteractiveAuthentication yes",
-            "PasswordAuthentication no",
+            f"PasswordAuthentication {'yes' if password else 'no'}",
             "PubkeyAuthentication yes",
             "StrictModes no",
         ]
@@ -203,6 +203,21 @@ def _login(server: Server, user: User, with_key: bool, answers: list[str]) -> bo
         return bool(transport.is_authenticated())
     except paramiko.AuthenticationException:
         return False
+    finally:
+        transport.close()
+
+
+def _password_login(server: Server, user: User) -> bool:
+    import paramiko
+
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    try:
+        transport.start_client(timeout=5)
+        try:
+            transport.auth_password(user.name, user.password)
+        except paramiko.AuthenticationException:
+            return False
+        return bool(transport.is_authenticated())
     finally:
         transport.close()
 
@@ -270,3 +285,18 @@ def test_without_nullok_unenrolled_is_locked_out_not_missing(
     # An alternative that cannot succeed grants nothing: the unenrolled account cannot log in.
     assert verdicts == {"enrolled": "enforced", "unenrolled": "enforced"}
     assert not _login(server, lab.users["unenrolled"], with_key=True, answers=[""])
+
+
+def test_password_method_runs_the_pam_stack(lab: Lab, server_factory: StartServer) -> None:
+    # With UsePAM the password method answers every PAM prompt with the password: an enrolled
+    # user's code prompt cannot be passed that way, an unenrolled (nullok) user's password is
+    # all it takes.
+    server = server_factory(
+        "password",
+        "auth required pam_google_authenticator.so nullok\nauth required pam_unix.so",
+        password=True,
+    )
+    verdicts = _verdicts(server, lab)
+    assert verdicts == {"enrolled": "enforced", "unenrolled": "missing"}
+    assert _password_login(server, lab.users["unenrolled"])
+    assert not _password_login(server, lab.users["enrolled"])

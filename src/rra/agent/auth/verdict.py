@@ -5,7 +5,9 @@ A way in is one alternative of AuthenticationMethods (a comma chain whose method
 succeed; absent or ``any`` = each enabled method alone). Authenticators per method:
 
 * ``publickey`` → key (a FIDO ``sk-*`` key that needs a PIN → key + pin: two);
-* ``password`` → password (nothing at all for an empty password with PermitEmptyPasswords);
+* ``password`` → password (nothing at all for an empty password with PermitEmptyPasswords); with
+  UsePAM the PAM stack checks it, every prompt answered with the password, so only ways through
+  the stack that need no one-time code count;
 * ``keyboard-interactive`` → what the PAM auth stack demands of this account (see pam.py);
 * ``hostbased`` → the client host's key; ``gssapi-with-mic`` → a Kerberos server decides.
 
@@ -107,8 +109,10 @@ def _publickey(settings: Settings, inputs: AccountInputs) -> list[Option]:
     return [Option(frozenset({"key"}))]
 
 
-def _password(settings: Settings, account: Account) -> list[Option]:
-    state = account.password_state
+def _password(settings: Settings, inputs: AccountInputs) -> list[Option]:
+    if as_text(settings["usepam"]) == "yes":
+        return _password_through_pam(settings, inputs)
+    state = inputs.account.password_state
     if state == "usable":
         return [Option(frozenset({"password"}))]
     if state == "empty":
@@ -120,6 +124,20 @@ def _password(settings: Settings, account: Account) -> list[Option]:
             Option(frozenset({"password"}), ("/etc/shadow unreadable: password state unknown",))
         ]
     return []  # locked: no password can match
+
+
+def _password_through_pam(settings: Settings, inputs: AccountInputs) -> list[Option]:
+    """With UsePAM, the password method runs the PAM auth stack and answers every prompt with
+    the typed password: only ways through the stack that need nothing but a password (or
+    nothing at all) can succeed; a one-time-code prompt cannot be answered this way."""
+    if inputs.pam is None or inputs.pam_problem:
+        reason = inputs.pam_problem or "PAM stack not read"
+        return [Option(frozenset({"password"}), (reason,))]
+    return [
+        Option(p.authenticators, tuple(p.assumptions))
+        for p in inputs.pam.paths
+        if not {"otp"} & p.authenticators
+    ]
 
 
 def _keyboard_interactive(settings: Settings, inputs: AccountInputs) -> list[Option]:
@@ -143,7 +161,7 @@ def method_options(method: str, settings: Settings, inputs: AccountInputs) -> li
     if name == "publickey":
         return _publickey(settings, inputs)
     if name == "password":
-        return _password(settings, inputs.account)
+        return _password(settings, inputs)
     if name == "keyboard-interactive":
         return _keyboard_interactive(settings, inputs)
     if name == "hostbased":
