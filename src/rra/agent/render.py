@@ -137,8 +137,10 @@ def render_summary(report: Report, console: Console) -> None:
     console.print(Panel(header, expand=True))
     if report.facts.backups:
         console.print(_backups_table(report))
-    if report.facts.accounts:
+    if any(a.interactive for a in report.facts.accounts or []):
         console.print(_accounts_table(report))
+    elif report.facts.accounts is not None:
+        console.print(Text("Accounts: none can log in interactively", style="dim"))
     console.print(_findings_table(report.findings))
     remediations = _remediations(report.findings)
     if remediations:

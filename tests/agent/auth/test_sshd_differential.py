@@ -126,6 +126,8 @@ criteria = st.one_of(
     st.tuples(st.just("Address"), address_patterns),
     st.tuples(st.just("Host"), st.sampled_from(["*.example.org", "10.*", "h*"])),
     st.tuples(st.just("LocalPort"), st.sampled_from(["22", "2222"])),
+    st.tuples(st.just("LocalAddress"), st.sampled_from(["127.0.0.0/8", "10.0.0.1", "*,!127.0.0.1"])),
+    st.tuples(st.just("RDomain"), st.sampled_from(["*", "vrf1"])),
 )
 match_lines = st.one_of(
     st.just("Match all"),
@@ -136,7 +138,11 @@ match_lines = st.one_of(
 
 
 def _render(lines: list[tuple[str, str]], equals: bool) -> list[str]:
-    return [f"{k}={v}" if equals else f"{k} {v}" for k, v in lines]
+    # A trailing comment on every other line: sshd ignores "# ..." after the value.
+    return [
+        (f"{k}={v}" if equals else f"{k} {v}") + ("  # note" if i % 2 else "")
+        for i, (k, v) in enumerate(lines)
+    ]
 
 
 config_strategy = st.fixed_dictionaries(
