@@ -126,7 +126,9 @@ criteria = st.one_of(
     st.tuples(st.just("Address"), address_patterns),
     st.tuples(st.just("Host"), st.sampled_from(["*.example.org", "10.*", "h*"])),
     st.tuples(st.just("LocalPort"), st.sampled_from(["22", "2222"])),
-    st.tuples(st.just("LocalAddress"), st.sampled_from(["127.0.0.0/8", "10.0.0.1", "*,!127.0.0.1"])),
+    st.tuples(
+        st.just("LocalAddress"), st.sampled_from(["127.0.0.0/8", "10.0.0.1", "*,!127.0.0.1"])
+    ),
     st.tuples(st.just("RDomain"), st.sampled_from(["*", "vrf1"])),
 )
 match_lines = st.one_of(

@@ -139,7 +139,8 @@ def read_accounts(host: Host) -> AccountsRead:
                 name=name,
                 uid=int(uid),
                 gid=int(gid),
-                home=home or "/",
+                # sshd and PAM run from "/", so a relative home directory is relative to "/".
+                home=posixpath.normpath(posixpath.join("/", home)) if home else "/",
                 shell=shell or DEFAULT_SHELL,
                 groups=frozenset(groups),
                 password_state=state,
