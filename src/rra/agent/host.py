@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,18 @@ class ListeningSocket:
     proto: str  # "tcp" | "udp"
     address: str
     port: int
+    pid: int | None
+    process: str | None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An established TCP connection (for live direct-access sources)."""
+
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
     pid: int | None
     process: str | None
 
@@ -69,6 +82,12 @@ class Host(ABC):
         """The file's bytes, or None when it does not exist. Raises PermissionError when unreadable."""
 
     @abstractmethod
+    def open_binary(self, path: str) -> BinaryIO | None:
+        """A file opened for streaming reads (large logs), or None when it does not exist.
+
+        Raises PermissionError when unreadable. The caller closes it (``with``)."""
+
+    @abstractmethod
     def glob(self, pattern: str) -> list[str]:
         """Host paths (as the host sees them) matching a glob pattern, sorted."""
 
@@ -78,6 +97,10 @@ class Host(ABC):
     @abstractmethod
     def listening_sockets(self) -> list[ListeningSocket]:
         """TCP listeners and unconnected UDP sockets. Raises HostError when not live."""
+
+    @abstractmethod
+    def established_connections(self) -> list[Connection]:
+        """Established TCP connections. Raises HostError when not live."""
 
     @abstractmethod
     def hostname(self) -> str: ...

@@ -9,12 +9,14 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
 
 from rra.agent.host import (
     CommandNotFound,
     CommandTimeout,
+    Connection,
     Host,
     HostError,
     ListeningSocket,
@@ -78,6 +80,12 @@ class LocalHost(Host):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
+    def open_binary(self, path: str) -> BinaryIO | None:
+        try:
+            return self._map(path).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
     def glob(self, pattern: str) -> list[str]:
         mapped = str(self._map(pattern))
         prefix = len(str(self.root).rstrip("/"))
@@ -109,6 +117,28 @@ class LocalHost(Host):
                 ListeningSocket("tcp" if is_tcp else "udp", address, port, conn.pid, process)
             )
         return sockets
+
+    def established_connections(self) -> list[Connection]:
+        if not self.live:
+            raise HostError(
+                f"connections are live facts; not readable from an image at {self.root}"
+            )
+        found: list[Connection] = []
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status != psutil.CONN_ESTABLISHED or not conn.laddr or not conn.raddr:
+                continue
+            process = None
+            if conn.pid is not None:
+                try:
+                    process = psutil.Process(conn.pid).name()
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    process = None
+            found.append(
+                Connection(
+                    conn.laddr[0], conn.laddr[1], conn.raddr[0], conn.raddr[1], conn.pid, process
+                )
+            )
+        return found
 
     def hostname(self) -> str:
         if self.live:

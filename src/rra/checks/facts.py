@@ -139,14 +139,25 @@ class WindowsAuthFact(_Model):
     notes: list[str] = Field(default_factory=list)
 
 
+Exposure = Literal["confirmed", "inferred", "restricted", "unknown"]
+
+
 class ServiceFact(_Model):
+    """One listening socket, classified; ``reason`` names the rule or setting that decided."""
+
     proto: str
     address: str
     port: int
     process: str | None = None
+    pid: int | None = None
     service: str
     admin: bool
-    exposure: Literal["confirmed", "inferred", "restricted", "unknown"]
+    exposure: Exposure
+    reason: str = Field("", description="The rule or setting that decided the exposure")
+    legacy: bool = Field(False, description="A protocol that sends credentials in clear or has no auth")
+    probe: str | None = Field(
+        None, description="Result of an active probe from outside the bastions: open/refused/..."
+    )
 
 
 class AccessSourceFact(_Model):
@@ -155,6 +166,36 @@ class AccessSourceFact(_Model):
     logins: int = 0
     service: str | None = None
     via: Literal["wtmp", "auth.log", "established", "eventlog"]
+    users: list[str] = Field(default_factory=list, description="Accounts that logged in from it")
+
+
+class FirewallFact(_Model):
+    """The host firewall as far as it decides inbound admin traffic."""
+
+    tool: Literal["nftables", "iptables", "ufw", "windows", "none"] | None = None
+    active: bool | None = None
+    default_inbound: Literal["drop", "reject", "accept"] | None = None
+    rules: int | None = None
+    reason: str = ""
+
+
+class LogReadFact(_Model):
+    """One log source read for access sources, with what could not be used."""
+
+    path: str
+    via: Literal["wtmp", "auth.log", "eventlog"]
+    records: int = 0
+    used: int = 0
+    skipped: int = Field(0, description="Malformed or truncated records, counted, never fatal")
+    error: str | None = None
+
+
+class ExposureFact(_Model):
+    firewall: FirewallFact | None = None
+    logs: list[LogReadFact] = Field(default_factory=list)
+    window_days: float = 30.0
+    bastions: list[str] = Field(default_factory=list)
+    probe_vantage: str | None = Field(None, description="Where active probes came from, if any")
 
 
 class DrillFact(_Model):
@@ -175,6 +216,7 @@ class Facts(_Model):
     accounts: list[AccountFact] | None = None
     ssh: SshFact | None = None
     windows_auth: WindowsAuthFact | None = None
+    exposure: ExposureFact | None = None
     services: list[ServiceFact] | None = None
     access_sources: list[AccessSourceFact] | None = None
     drills: list[DrillFact] = Field(default_factory=list)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import given, settings
@@ -37,6 +38,7 @@ from rra.agent.auth.windows import (
 from rra.agent.host import (
     CommandNotFound,
     CommandTimeout,
+    Connection,
     Host,
     HostError,
     ListeningSocket,
@@ -78,6 +80,9 @@ class ReplayHost(Host):
     def read_file(self, path: str) -> bytes | None:
         raise HostError("a Windows replay has no files")
 
+    def open_binary(self, path: str) -> BinaryIO | None:
+        raise HostError("a Windows replay has no files")
+
     def glob(self, pattern: str) -> list[str]:
         raise HostError("a Windows replay has no files")
 
@@ -85,6 +90,9 @@ class ReplayHost(Host):
         raise HostError("a Windows replay has no files")
 
     def listening_sockets(self) -> list[ListeningSocket]:
+        raise HostError("not recorded")
+
+    def established_connections(self) -> list[Connection]:
         raise HostError("not recorded")
 
     def hostname(self) -> str:
