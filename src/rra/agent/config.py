@@ -106,10 +106,15 @@ class BackupConfig(_Section):
 
 
 class ExposureSection(_Section):
+    """``[exposure]``: admin services and direct-access sources."""
+
+    enabled: bool = True
     bastions: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     window: Duration = timedelta(days=30)
+    #: Addresses of a management network: a service bound only to these is not exposed.
+    management_addresses: list[IPv4Network | IPv6Network] = Field(default_factory=list)
 
-    @field_validator("bastions", mode="before")
+    @field_validator("bastions", "management_addresses", mode="before")
     @classmethod
     def _networks(cls, values: Any) -> Any:
         if isinstance(values, list):

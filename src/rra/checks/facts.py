@@ -154,7 +154,9 @@ class ServiceFact(_Model):
     admin: bool
     exposure: Exposure
     reason: str = Field("", description="The rule or setting that decided the exposure")
-    legacy: bool = Field(False, description="A protocol that sends credentials in clear or has no auth")
+    legacy: bool = Field(
+        False, description="A protocol that sends credentials in clear or has no auth"
+    )
     probe: str | None = Field(
         None, description="Result of an active probe from outside the bastions: open/refused/..."
     )
