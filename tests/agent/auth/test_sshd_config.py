@@ -222,3 +222,20 @@ def test_user_classes_share_evaluations(tmp_path: Path) -> None:
     source.settings("alice", frozenset({"users"}), scenario)
     assert source.calls == 2
     assert as_text(source.settings("alice", frozenset(), scenario)["pubkeyauthentication"]) == "no"
+
+
+def test_include_fan_out_is_bounded(tmp_path: Path) -> None:
+    # Each file includes every file of the glob: 3 files, 16 levels deep would be 3**16 reads.
+    fan = "Include /etc/ssh/f*.conf\n"
+    host = _tree(
+        tmp_path,
+        {
+            "/etc/ssh/sshd_config": fan,
+            "/etc/ssh/f1.conf": fan,
+            "/etc/ssh/f2.conf": fan,
+            "/etc/ssh/f3.conf": fan,
+        },
+    )
+    config = load_sshd_config(host)
+    assert any("Include loop" in e for e in config.errors)
+    assert len(config.files) <= 1001

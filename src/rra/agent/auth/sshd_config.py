@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from rra.agent.host import Host
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 SSHDIR = "/etc/ssh"
 MAX_INCLUDE_DEPTH = 16  # sshd's SERVCONF_MAX_DEPTH
+MAX_INCLUDED_FILES = 1000
 
 ALIASES = {
     "challengeresponseauthentication": "kbdinteractiveauthentication",
@@ -95,7 +95,8 @@ INVALID = "_invalid"
 
 ADDRESS_ATTRIBUTES = frozenset({"address", "host", "localaddress", "localport", "rdomain"})
 _MATCH_ATTRIBUTES = ADDRESS_ATTRIBUTES | {"user", "group", "all"}
-_KEYWORD = re.compile(r"\s*([^\s=]+)\s*(?:=\s*)?(.*)$")
+# sshd's strdelim: words split on " \t\r\n" and one "="; other characters are word characters.
+_KEYWORD = re.compile(r"[ \t\r\n]*([^ \t\r\n=]+)[ \t\r\n]*(?:=[ \t\r\n]*)?(.*)$", re.DOTALL)
 
 
 class SshdConfigError(ValueError):
@@ -282,11 +283,41 @@ def _merge(
 
 
 def _split_args(text: str) -> list[str]:
-    """sshd's argv_split: shell-like quoting, a ``#`` word starts a comment."""
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    return list(lexer)
+    """OpenSSH's argv_split (misc.c), exactly: quotes, the escapes \\' \\" \\\\ and "\\ "
+    outside quotes, a ``#`` at the start of a word ends the line. ValueError on an open quote.
+
+    (shlex differs in its escapes and loops forever on some inputs, found by the fuzz test.)"""
+    args: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in " \t":
+            i += 1
+            continue
+        if text[i] == "#":
+            break
+        quote = ""
+        word: list[str] = []
+        while i < n:
+            char = text[i]
+            if char == "\\" and i + 1 < n and (
+                text[i + 1] in "'\"\\" or (not quote and text[i + 1] == " ")
+            ):
+                word.append(text[i + 1])
+                i += 2
+                continue
+            if not quote and char in " \t":
+                break
+            if not quote and char in "\"'":
+                quote = char
+            elif quote and char == quote:
+                quote = ""
+            else:
+                word.append(char)
+            i += 1
+        if quote:
+            raise ValueError("invalid quotes")
+        args.append("".join(word))
+    return args
 
 
 def _parse_match(args: list[str], source: str, index: int) -> MatchBlock:
@@ -317,12 +348,35 @@ class _Reader:
     def __init__(self, host: Host, config: SshdConfig) -> None:
         self.host = host
         self.config = config
+        self.stack: list[str] = []
+        self.reads = 0
 
     def read(self, path: str, parent: MatchBlock | None, depth: int) -> None:
         """Read one file; ``parent`` is the Match context of the Include line that named it."""
+        if path in self.stack:
+            # sshd would recurse until its depth limit and refuse to start; say so at once.
+            chain = " -> ".join([*self.stack[self.stack.index(path) :], path])
+            self.config.errors.append(f"{path}: Include loop ({chain}), nested too deeply")
+            return
         if depth > MAX_INCLUDE_DEPTH:
             self.config.errors.append(f"{path}: Include nested too deeply (a loop?)")
             return
+        self.reads += 1
+        if self.reads > MAX_INCLUDED_FILES:
+            # Includes that fan out (a glob matching the file itself and others) grow
+            # exponentially: a hostile config must not hang the agent.
+            if self.reads == MAX_INCLUDED_FILES + 1:
+                self.config.errors.append(
+                    f"{path}: Include expands to more than {MAX_INCLUDED_FILES} files"
+                )
+            return
+        self.stack.append(path)
+        try:
+            self._read(path, parent, depth)
+        finally:
+            self.stack.pop()
+
+    def _read(self, path: str, parent: MatchBlock | None, depth: int) -> None:
         try:
             raw = self.host.read_file(path)
         except PermissionError:
@@ -338,7 +392,10 @@ class _Reader:
             return
         self.config.files.append(path)
         block = parent
-        for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), start=1):
+        # Lines end at "\n" only (Python's splitlines would also split on \x0b, \x1c, \u2028...).
+        for number, line in enumerate(raw.decode("utf-8", "replace").split("\n"), start=1):
+            # sshd handles each line as a C string: a NUL byte ends it.
+            line = line.split("\x00", 1)[0]
             block = self._line(line, f"{path}:{number}", block, parent, depth)
 
     def _line(
