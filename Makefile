@@ -69,6 +69,7 @@ test: lint pytest
 bench: test-deps sync-all
 	$(VENV)/bin/python bench/collect.py
 	$(VENV)/bin/python bench/auth.py
+	$(VENV)/bin/python bench/exposure.py
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo

@@ -11,6 +11,7 @@ from rra import __version__
 from rra.agent.auth.windows import collect_windows_auth
 from rra.agent.collectors.auth import collect_auth
 from rra.agent.collectors.backups import collect_backups
+from rra.agent.collectors.exposure import collect_exposure
 from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import AgentConfig, default_state_dir
 from rra.agent.host import Host
@@ -84,6 +85,21 @@ def collect_report(
         facts.unknown.update(auth.unknown)
     else:
         facts.unknown["accounts"] = "authentication collection disabled ([auth] enabled = false)"
+    if config.exposure.enabled:
+        exposure = collect_exposure(
+            host,
+            config.exposure,
+            now,
+            sshd_config=config.auth.sshd_config,
+            windows=host_info.os.family == "windows",
+            progress=say,
+        )
+        facts.services, facts.access_sources = exposure.services, exposure.access_sources
+        facts.exposure = exposure.exposure
+        facts.unknown.update(exposure.unknown)
+    else:
+        reason = "exposure collection disabled ([exposure] enabled = false)"
+        facts.unknown.update({"services": reason, "access_sources": reason, "firewall": reason})
     say("evaluating checks")
     metrics, findings, score = evaluate(facts, CheckContext(now=now))
     report = Report(

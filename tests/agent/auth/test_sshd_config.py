@@ -34,7 +34,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> LocalHost:
 
 
 def _conn(user: str = "alice", addr: str = "198.51.100.23", port: int = 22) -> Connection:
-    return Connection(user, addr, addr, "0.0.0.0", port)  # noqa: S104 - a connection attribute
+    return Connection(user, addr, addr, "0.0.0.0", port)
 
 
 def test_patterns_follow_openssh_semantics() -> None:

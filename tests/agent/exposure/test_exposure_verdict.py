@@ -28,7 +28,7 @@ from rra.agent.local import LocalHost
 from rra.checks.facts import Exposure, ServiceFact
 from tests.conftest import require
 
-ANY4 = "0.0.0.0"  # noqa: S104 - an address in test data, not a bind
+ANY4 = "0.0.0.0"
 
 SSHD = "/usr/sbin/sshd"
 BASTIONS = ["10.0.5.0/28"]

@@ -20,7 +20,7 @@ from rra.agent.exposure.firewall_ufw import parse_ufw_status
 from rra.agent.host import CommandNotFound, ListeningSocket, RunResult
 from rra.agent.local import LocalHost
 
-ANY4 = "0.0.0.0"  # noqa: S104 - an address in test data, not a bind
+ANY4 = "0.0.0.0"
 
 DATA = Path(__file__).parent / "data"
 BASTIONS = ["10.0.5.0/28", "192.0.2.7/32", "2001:db8:5::/64"]

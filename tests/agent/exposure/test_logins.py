@@ -72,7 +72,7 @@ def test_normalise_address(raw: str, expected: str) -> None:
         "127.8.9.10",
         "::1",
         "::ffff:127.0.0.1",
-        "0.0.0.0",  # noqa: S104 - an address read from a log, not a bind
+        "0.0.0.0",
         "::",
         "localhost",
         "LOCALHOST.",

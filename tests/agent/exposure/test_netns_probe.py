@@ -31,7 +31,7 @@ from rra.agent.host import ListeningSocket, RunResult
 from rra.agent.local import LocalHost
 from tests.conftest import require
 
-ANY4 = "0.0.0.0"  # noqa: S104 - an address in test data, not a bind
+ANY4 = "0.0.0.0"
 
 SSHD = "/usr/sbin/sshd"
 SERVER, BASTION, USER = "10.77.0.1", "10.77.0.2", "10.77.0.3"

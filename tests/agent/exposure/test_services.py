@@ -13,7 +13,7 @@ from rra.agent.exposure.services import (
 )
 from rra.agent.host import ListeningSocket
 
-ANY4 = "0.0.0.0"  # noqa: S104 - an address in test data, not a bind
+ANY4 = "0.0.0.0"
 
 
 def sock(process: str | None, port: int, proto: str = "tcp") -> ListeningSocket:

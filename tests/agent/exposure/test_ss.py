@@ -15,7 +15,7 @@ from rra.agent.host import HostError, ListeningSocket, RunResult
 from rra.agent.local import LocalHost
 from tests.conftest import require
 
-ANY4 = "0.0.0.0"  # noqa: S104 - an address in test data, not a bind
+ANY4 = "0.0.0.0"
 
 DATA = Path(__file__).parent / "data"
 

@@ -78,7 +78,7 @@ def _unescape(text: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
-UNSPECIFIED = "0.0.0.0"  # noqa: S104 - what last prints for a zero ut_addr_v6, not a bind
+UNSPECIFIED = "0.0.0.0"
 
 
 def _oracle_address(ip_text: str, host_text: str) -> str:

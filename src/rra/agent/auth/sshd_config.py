@@ -299,8 +299,10 @@ def _split_args(text: str) -> list[str]:
         word: list[str] = []
         while i < n:
             char = text[i]
-            if char == "\\" and i + 1 < n and (
-                text[i + 1] in "'\"\\" or (not quote and text[i + 1] == " ")
+            if (
+                char == "\\"
+                and i + 1 < n
+                and (text[i + 1] in "'\"\\" or (not quote and text[i + 1] == " "))
             ):
                 word.append(text[i + 1])
                 i += 2

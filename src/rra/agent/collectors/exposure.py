@@ -16,15 +16,17 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 from rra.agent.auth.sshd_config import SshdConfigError, load_sshd_config
 from rra.agent.config import ExposureSection
 from rra.agent.exposure.authlog import read_auth_logs
+from rra.agent.exposure.eventlog import collect_eventlog
 from rra.agent.exposure.firewall import read_firewall
-from rra.agent.exposure.logins import Login, LogRead, aggregate, is_local
-from rra.agent.exposure.services import classify
+from rra.agent.exposure.legacy import RFB_NONE, smb1_setting, vnc_security_types
+from rra.agent.exposure.logins import Login, LogRead, aggregate, is_local, normalise_address
+from rra.agent.exposure.services import classify, listens_everywhere
 from rra.agent.exposure.ss import listening_sockets_via_ss
 from rra.agent.exposure.sshd_restriction import sshd_restriction
 from rra.agent.exposure.verdict import exposure_verdict
 from rra.agent.exposure.wtmp import read_wtmp, rotated_wtmp
 from rra.agent.host import Host, HostError, ListeningSocket
-from rra.checks.facts import AccessSourceFact, ExposureFact, LogReadFact, ServiceFact
+from rra.checks.facts import AccessSourceFact, ExposureFact, ServiceFact
 
 Networks = list[IPv4Network | IPv6Network]
 
@@ -49,6 +51,29 @@ def _sockets(host: Host) -> tuple[list[ListeningSocket] | None, str | None]:
             return None, f"listening sockets unreadable: {exc}; ss: {ss_exc}"
 
 
+def _legacy_inside(host: Host, fact: ServiceFact) -> ServiceFact:
+    """SMBv1 (smb.conf) and VNC without authentication (the RFB handshake) are legacy too."""
+    if fact.service == "smb" and fact.proto == "tcp":
+        setting = smb1_setting(host)
+        if setting is not None:
+            return fact.model_copy(
+                update={"legacy": True, "reason": f"{fact.reason}; SMBv1 enabled by {setting}"}
+            )
+    if fact.service == "vnc" and fact.proto == "tcp" and host.live:
+        # A wildcard listener answers on loopback too; ask it there.
+        target = "127.0.0.1" if listens_everywhere(fact.address) else fact.address
+        target = "::1" if fact.address == "::" else target
+        types = vnc_security_types(target.split("%")[0], fact.port)
+        if types is not None and RFB_NONE in types:
+            return fact.model_copy(
+                update={
+                    "legacy": True,
+                    "reason": f"{fact.reason}; VNC offers security type None (no password)",
+                }
+            )
+    return fact
+
+
 def _in(address: str, networks: Networks) -> bool:
     try:
         parsed = ip_address(address)
@@ -69,14 +94,16 @@ def _established(
         service = admin_ports.get(conn.local_port)
         if service is None or is_local(conn.remote_address) or _in(conn.remote_address, bastions):
             continue
-        address = str(ip_address(conn.remote_address.removeprefix("::ffff:")))
+        address = normalise_address(conn.remote_address)
         found[address] = AccessSourceFact(
             address=address, last_seen=now, logins=1, service=service, via="established"
         )
     return list(found.values())
 
 
-def _merge(logged: list[AccessSourceFact], live: Iterable[AccessSourceFact]) -> list[AccessSourceFact]:
+def _merge(
+    logged: list[AccessSourceFact], live: Iterable[AccessSourceFact]
+) -> list[AccessSourceFact]:
     by_address = {s.address: s for s in logged}
     for source in live:
         known = by_address.get(source.address)
@@ -87,22 +114,12 @@ def _merge(logged: list[AccessSourceFact], live: Iterable[AccessSourceFact]) -> 
     return sorted(by_address.values(), key=lambda s: s.address)
 
 
-def _log_fact(read: LogRead) -> LogReadFact:
-    return LogReadFact(
-        path=read.path,
-        via=read.via,  # type: ignore[arg-type]
-        records=read.records,
-        used=read.used,
-        skipped=read.skipped,
-        error=read.error,
-    )
-
-
 def collect_exposure(
     host: Host,
     config: ExposureSection,
     now: datetime,
     sshd_config: str = "/etc/ssh/sshd_config",
+    windows: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ExposureFacts:
     say = progress or (lambda _message: None)
@@ -112,30 +129,26 @@ def collect_exposure(
     sockets, problem = _sockets(host)
     firewall = read_firewall(host)
     try:
-        sshd = load_sshd_config(host, sshd_config)
+        sshd = None if windows else load_sshd_config(host, sshd_config)
     except SshdConfigError:
         sshd = None
     services: list[ServiceFact] = []
     if sockets is None:
         facts.unknown["services"] = problem or "listening sockets unreadable"
     else:
-        management = [n for n in config.management_addresses]
+        management = list(config.management_addresses)
         for sock in sockets:
             classification = classify(sock)
             restriction = (
-                sshd_restriction(sshd, bastions, management)
+                sshd_restriction(sshd, bastions, management, local_port=sock.port)
                 if sshd is not None and classification.service == "ssh"
                 else None
             )
-            services.append(
-                exposure_verdict(
-                    sock,
-                    classification,
-                    firewall.decide(sock.proto, sock.port, bastions),
-                    restriction,
-                    pid_known=sock.pid is not None,
-                )
+            decision = firewall.decide(sock.proto, sock.port, bastions, address=sock.address)
+            fact = exposure_verdict(
+                sock, classification, decision, restriction, pid_known=sock.pid is not None
             )
+            services.append(_legacy_inside(host, fact))
         facts.services = services
     say("reading login records")
     since = now - config.window
@@ -143,20 +156,25 @@ def collect_exposure(
     # is complete once its stream is exhausted.
     streams: list[Iterable[Login]] = []
     reads: list[LogRead] = []
-    for path in rotated_wtmp(host):
-        stream, read = read_wtmp(host, path, since=since)
-        streams.append(stream)
-        reads.append(read)
-    auth_stream, auth_reads = read_auth_logs(host, since=since, now=now)
-    streams.append(auth_stream)
-    reads.extend(auth_reads)
+    if windows:
+        event_logins, event_read = collect_eventlog(host, since)
+        streams.append(event_logins)
+        reads.append(event_read)
+    else:
+        for path in rotated_wtmp(host):
+            stream, read = read_wtmp(host, path, since=since)
+            streams.append(stream)
+            reads.append(read)
+        auth_stream, auth_reads = read_auth_logs(host, since=since, now=now)
+        streams.append(auth_stream)
+        reads.extend(auth_reads)
     logged = aggregate(itertools.chain.from_iterable(streams), since=since, bastions=bastions)
     admin_ports = {s.port: s.service for s in services if s.admin and s.proto == "tcp"}
     live = _established(host, admin_ports, bastions, now) if host.live else []
     facts.access_sources = _merge(logged, live)
     facts.exposure = ExposureFact(
         firewall=firewall.fact,
-        logs=[_log_fact(r) for r in reads],
+        logs=[r.fact() for r in reads],
         window_days=config.window / timedelta(days=1),
         bastions=[str(n) for n in bastions],
     )
