@@ -26,6 +26,7 @@ from rra.agent.exposure.sshd_restriction import sshd_restriction
 from rra.agent.exposure.verdict import exposure_verdict
 from rra.agent.exposure.wtmp import read_wtmp, rotated_wtmp
 from rra.agent.host import Host, HostError, ListeningSocket
+from rra.agent.local import LocalHost
 from rra.checks.facts import AccessSourceFact, ExposureFact, ServiceFact
 
 Networks = list[IPv4Network | IPv6Network]
@@ -59,7 +60,9 @@ def _legacy_inside(host: Host, fact: ServiceFact) -> ServiceFact:
             return fact.model_copy(
                 update={"legacy": True, "reason": f"{fact.reason}; SMBv1 enabled by {setting}"}
             )
-    if fact.service == "vnc" and fact.proto == "tcp" and host.live:
+    # The RFB handshake connects from this process: only meaningful when the host is this machine
+    # (over SSH/WinRM "127.0.0.1" would be the auditor itself).
+    if fact.service == "vnc" and fact.proto == "tcp" and host.live and isinstance(host, LocalHost):
         # A wildcard listener answers on loopback too; ask it there.
         target = "127.0.0.1" if listens_everywhere(fact.address) else fact.address
         target = "::1" if fact.address == "::" else target
