@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import given, settings
@@ -38,13 +36,11 @@ from rra.agent.auth.windows import (
 from rra.agent.host import (
     CommandNotFound,
     CommandTimeout,
-    Connection,
-    Host,
     HostError,
-    ListeningSocket,
     RunResult,
 )
 from rra.checks.facts import AccountFact
+from tests.windows_replay import WindowsReplayHost
 
 DATA = Path(__file__).parent / "data" / "windows"
 SECTIONS = list(WINDOWS_SECTIONS)
@@ -54,7 +50,7 @@ ADMINS, RDU, RMU = wp.ADMINISTRATORS, wp.REMOTE_DESKTOP_USERS, wp.REMOTE_MANAGEM
 # --- the replay host --------------------------------------------------------------------------
 
 
-class ReplayHost(Host):
+class ReplayHost(WindowsReplayHost):
     """A ``Host`` that answers each section's script with a recorded result (or raises)."""
 
     def __init__(self, answers: Mapping[str, RunResult | HostError]) -> None:
@@ -76,33 +72,6 @@ class ReplayHost(Host):
         if isinstance(answer, HostError):
             raise answer
         return answer
-
-    def read_file(self, path: str) -> bytes | None:
-        raise HostError("a Windows replay has no files")
-
-    def open_binary(self, path: str) -> BinaryIO | None:
-        raise HostError("a Windows replay has no files")
-
-    def glob(self, pattern: str) -> list[str]:
-        raise HostError("a Windows replay has no files")
-
-    def exists(self, path: str) -> bool:
-        raise HostError("a Windows replay has no files")
-
-    def listening_sockets(self) -> list[ListeningSocket]:
-        raise HostError("not recorded")
-
-    def established_connections(self) -> list[Connection]:
-        raise HostError("not recorded")
-
-    def hostname(self) -> str:
-        return "replay"
-
-    def fqdn(self) -> str | None:
-        return None
-
-    def boot_time(self) -> datetime | None:
-        return None
 
 
 def recording(scenario: str) -> dict[str, RunResult | HostError]:

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -32,12 +31,10 @@ from rra.agent.exposure.logins import aggregate
 from rra.agent.host import (
     CommandNotFound,
     CommandTimeout,
-    Connection,
-    Host,
     HostError,
-    ListeningSocket,
     RunResult,
 )
+from tests.windows_replay import WindowsReplayHost
 
 DATA = Path(__file__).parent / "data" / "eventlog"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -45,10 +42,10 @@ SINCE = NOW - timedelta(days=30)
 SCRIPT = Path(__file__).parents[3] / "src/rra/agent/exposure/eventlog_scripts/logons.ps1"
 
 
-class ReplayHost(Host):
+class ReplayHost(WindowsReplayHost):
     """A Windows ``Host`` that answers the logons script with a recorded result (or raises)."""
 
-    live = True
+    name = "WIN-SRV01"
 
     def __init__(self, answer: RunResult | HostError) -> None:
         self.answer = answer
@@ -66,33 +63,6 @@ class ReplayHost(Host):
         if isinstance(self.answer, HostError):
             raise self.answer
         return self.answer
-
-    def read_file(self, path: str) -> bytes | None:
-        raise HostError("a Windows replay has no files")
-
-    def open_binary(self, path: str) -> BinaryIO | None:
-        raise HostError("a Windows replay has no files")
-
-    def glob(self, pattern: str) -> list[str]:
-        raise HostError("a Windows replay has no files")
-
-    def exists(self, path: str) -> bool:
-        raise HostError("a Windows replay has no files")
-
-    def listening_sockets(self) -> list[ListeningSocket]:
-        return []
-
-    def established_connections(self) -> list[Connection]:
-        return []
-
-    def hostname(self) -> str:
-        return "WIN-SRV01"
-
-    def fqdn(self) -> str | None:
-        return None
-
-    def boot_time(self) -> datetime | None:
-        return None
 
 
 def recorded(name: str, rc: int = 0, stderr: bytes = b"") -> RunResult:

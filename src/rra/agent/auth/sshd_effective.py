@@ -14,7 +14,6 @@ So 2,000 accounts and 50 Match blocks cost (classes × scenarios) evaluations, n
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -401,11 +400,3 @@ class LiveSettings(SettingsSource):
         except SshdTestError as exc:
             # sshd refuses this connection's configuration ('"any" must appear alone'...).
             return {INVALID: str(exc)}
-
-
-def is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

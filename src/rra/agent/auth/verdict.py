@@ -200,8 +200,13 @@ def _verdict_for(chain: list[str], option: Option, listed: bool, where: str) -> 
     return Verdict("missing", f"{alone} alone accepted{via}{hint}{where}")
 
 
+def source_note(scenario: Scenario) -> str:
+    """How a reason names the source scenario ('' for any ordinary source)."""
+    return "" if scenario.label == ANY_SOURCE else f" (from {scenario.label})"
+
+
 def scenario_verdict(settings: Settings, inputs: AccountInputs, scenario: Scenario) -> Verdict:
-    where = "" if scenario.label == ANY_SOURCE else f" (from {scenario.label})"
+    where = source_note(scenario)
     if INVALID in settings:
         return Verdict("unknown", f"sshd would refuse its configuration: {settings[INVALID]}")
     refused = refusal(settings, inputs.account, scenario)

@@ -22,7 +22,6 @@ from rra.agent.auth.sshd_config import (
     load_sshd_config,
 )
 from rra.agent.auth.sshd_effective import (
-    ANY_SOURCE,
     LiveSettings,
     Scenario,
     SettingsSource,
@@ -33,10 +32,12 @@ from rra.agent.auth.sudoers import SudoersPolicy, load_sudoers
 from rra.agent.auth.verdict import (
     AccountInputs,
     Verdict,
+    access_verdict,
     combine,
     profile,
     refusal,
     scenario_verdict,
+    source_note,
 )
 from rra.agent.host import Host, HostError
 from rra.checks.facts import AccountFact, SshFact
@@ -213,13 +214,14 @@ def collect_auth(
         for scenario in scenarios:
             settings = source.settings(account.name, account.groups, scenario)
             refused = refusal(settings, account, scenario) if INVALID not in settings else None
-            if refused:
-                where = "" if scenario.label == ANY_SOURCE else f" (from {scenario.label})"
-                verdicts.append(Verdict("no_ssh", refused + where))
+            if INVALID in settings or refused:
+                # Name-dependent (refusals) or trivial: judged per account.
+                verdicts.append(scenario_verdict(settings, inputs, scenario))
                 continue
+            # The rest depends on the settings and the account's profile, not its name.
             key = (id(settings), scenario, profile(inputs))
             if key not in cache:
-                cache[key] = scenario_verdict(settings, inputs, scenario)
+                cache[key] = access_verdict(settings, inputs, source_note(scenario))
             verdicts.append(cache[key])
         accounts.append(_fact(account, keys, combine(verdicts), inputs, sudo))
     facts.accounts = accounts
