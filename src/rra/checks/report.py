@@ -64,6 +64,19 @@ class Score(_Model):
     caps_applied: list[str] = Field(default_factory=list)
 
 
+class Delivery(_Model):
+    """How the agent's spool fared: loss is never silent (DESIGN §6).
+
+    ``dropped_total`` is a monotonic counter per host identity; the auditor alerts when it grows.
+    """
+
+    dropped_total: int = Field(0, ge=0, description="Reports ever dropped by this agent's spool")
+    dropped_seqs: list[int] = Field(
+        default_factory=list, description="seq of the most recent dropped reports (up to 100)"
+    )
+    spooled: int = Field(0, ge=0, description="Reports waiting in the spool when this was made")
+
+
 class Report(_Model):
     schema_: Literal["rra.report/1"] = Field(REPORT_SCHEMA, alias="schema")
     report_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
@@ -75,6 +88,7 @@ class Report(_Model):
     metrics: Metrics
     findings: list[Finding]
     score: Score
+    delivery: Delivery = Field(default_factory=Delivery)
 
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, json_schema_serialization_defaults_required=True
