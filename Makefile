@@ -29,7 +29,7 @@ system-deps:
 # The real oracles the tests use: sshd (sshd -T, real logins), PAM modules and pamtester, sudo's
 # visudo/cvtsudoers. Installed when we are root; otherwise the tests that need them skip (and
 # fail in CI).
-TEST_PACKAGES := openssh-server pamtester libpam-google-authenticator libpam-oath oathtool sudo nftables iptables
+TEST_PACKAGES := openssh-server pamtester libpam-google-authenticator libpam-oath oathtool sudo nftables iptables postgresql
 test-deps: system-deps
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,10 +43,22 @@ test-deps: system-deps
 	  fi; \
 	fi
 	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
+	@# The auditor's API tests run on SQLite and on PostgreSQL: start the Debian cluster and give
+	@# root a superuser role (the tests create and drop their own database over the socket).
+	@if [ "$$(id -u)" = 0 ] && command -v pg_lsclusters >/dev/null 2>&1; then \
+	  cluster=$$(pg_lsclusters -h | awk 'NR==1 {print $$1" "$$2}'); \
+	  if [ -n "$$cluster" ]; then \
+	    pg_ctlcluster --skip-systemctl-redirect $$cluster start >/dev/null 2>&1 || true; \
+	    for i in $$(seq 1 30); do pg_isready -q -h /var/run/postgresql && break; sleep 0.5; done; \
+	    su postgres -c "psql -qtAc \"select 1 from pg_roles where rolname='root'\"" | grep -q 1 || \
+	      su postgres -c "psql -qc 'create role root superuser login'"; \
+	  fi; \
+	fi
 
-# Base install (the agent) for the demo; keeps anything already installed.
+# The agent plus the auditor extra for the demo (it starts an auditor on loopback); keeps
+# anything already installed.
 sync: $(UV)
-	$(UV) sync --frozen --inexact --quiet
+	$(UV) sync --frozen --inexact --extra auditor --quiet
 
 # Everything, for tests and linters.
 sync-all: $(UV)

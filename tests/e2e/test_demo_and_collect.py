@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run([*RRA, "demo", "--dir", str(folder)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "readiness" in done.stdout
+    assert "Fleet, as the auditor sees it" in done.stdout
     return folder
 
 
@@ -46,6 +48,18 @@ def test_demo_report_has_the_planted_facts(demo_folder: Path) -> None:
     assert statuses["recovery.backup_offsite"] == "fail"
     assert any(cap.startswith("recovery<=50") for cap in report.score.caps_applied)
     assert report.score.pillars.recovery is not None and report.score.pillars.recovery <= 50
+
+
+def test_demo_delivered_its_report_to_the_auditor_it_started(demo_folder: Path) -> None:
+    report = Report.model_validate_json((demo_folder / "report.json").read_text())
+    database = demo_folder / "auditor" / "auditor.db"
+    with sqlite3.connect(database) as conn:
+        stored = conn.execute("select report_id, seq from reports").fetchall()
+        (score,) = conn.execute("select score_total from host_state").fetchone()
+    assert stored == [(report.report_id, report.seq)]
+    assert score == report.score.total  # same policy: the auditor's re-evaluation agrees
+    spool = demo_folder / "state" / "spool"
+    assert sorted(spool.glob("*.json")) == []  # acknowledged, so removed
 
 
 def test_collect_cli_json_envelope_and_exit_code(demo_folder: Path) -> None:

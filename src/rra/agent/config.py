@@ -4,6 +4,7 @@
     [[backup]] name = "finance"  repository = "/srv/backup/finance"
                password_file = "/etc/rra/finance.pass"  paths = ["/var/lib/finance"]  rpo = "24h"
     [exposure] bastions = ["10.0.5.10", "10.0.5.0/28"]  window = "30d"
+    [delivery] spool_max_reports = 1000  batch_size = 50  interval = "1h"  jitter = 0.1
 
 Env overrides use ``__`` between levels: ``RRA_AGENT__ORG=mic/ais``.
 """
@@ -26,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rra.checks.protocol import MAX_BATCH_REPORTS
 from rra.checks.units import Duration
 
 DEFAULT_CONFIG_PATH = "/etc/rra/agent.toml"
@@ -132,6 +134,31 @@ class AuthSection(_Section):
     pam_service: str = "sshd"
 
 
+class DeliverySection(_Section):
+    """``[delivery]``: the spool and how ``rra agent run`` sends it to the auditor."""
+
+    spool_max_reports: int = Field(
+        1000, ge=1, description="Spool cap; adding beyond it drops (and counts) the oldest report"
+    )
+    batch_size: int = Field(50, ge=1, le=MAX_BATCH_REPORTS, description="Reports per request")
+    interval: Duration = Field(timedelta(hours=1), description="Loop mode: time between runs")
+    jitter: float = Field(
+        0.1, ge=0, le=1, description="Loop mode: random ± share of the interval, spreads load"
+    )
+    retry_attempts: int = Field(5, ge=1, le=100, description="Tries per request before giving up")
+    retry_max_wait: Duration = Field(
+        timedelta(seconds=60), description="Upper bound of one jittered backoff wait"
+    )
+    timeout: Duration = Field(timedelta(seconds=30), description="Limit for one HTTP request")
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("expected a duration greater than zero, e.g. '30s' or '1h'")
+        return value
+
+
 class AgentConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RRA_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
@@ -142,6 +169,7 @@ class AgentConfig(BaseSettings):
     backup: list[BackupConfig] = Field(default_factory=list)
     exposure: ExposureSection = Field(default_factory=ExposureSection)
     auth: AuthSection = Field(default_factory=AuthSection)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)
 
     @field_validator("backup")
     @classmethod

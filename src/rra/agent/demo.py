@@ -11,18 +11,30 @@ import secrets
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from rra.agent.cli import exit_code_for
 from rra.agent.collect import collect_report
+from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import ConfigError, load_config
+from rra.agent.demo_fleet import (
+    FleetDemoError,
+    auditor_available,
+    enroll_and_run,
+    fetch_fleet,
+    render_fleet,
+    running_auditor,
+)
+from rra.agent.enroll import EnrollError
 from rra.agent.local import LocalHost
 from rra.agent.render import render_summary
 from rra.agent.restic.commands import backup_argv, init_argv
+from rra.agent.run import RunSummary
 from rra.agent.state import StateStore, atomic_write_bytes
+from rra.checks.report import Report
 
 app = typer.Typer(help="Run the main job on embedded demo data.")
 
@@ -139,28 +151,68 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Demo folder (made, or rebuilt).")
     ] = Path("demo"),
+    local_only: Annotated[
+        bool, typer.Option("--local-only", help="Collect only; do not start an auditor.")
+    ] = False,
 ) -> None:
-    """Build the demo folder with real restic repositories and run a collection on it."""
+    """Build the demo folder with real restic repositories, start an auditor on loopback (TLS),
+    enroll this agent, run it once and print the fleet summary from the auditor's API."""
     err = Console(stderr=True)
     folder = directory.resolve()
     now = datetime.now(UTC)
+    with_auditor = not local_only and auditor_available()
+    if not local_only and not with_auditor:
+        err.print(
+            "note: the auditor extra is not installed (pip install 'rra[auditor]'); "
+            "running the local collection only",
+            highlight=False,
+        )
+    reports: list[Report] = []
+    fleet: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    summary: RunSummary | None = None
     try:
         with err.status("building demo data and restic repositories"):
             config_path = build_demo(folder, now)
         config = load_config(config_path)
-        with err.status("collecting") as status:
-            report = collect_report(
-                config,
-                LocalHost(),
-                state=StateStore(folder / "state"),
-                progress=lambda message: status.update(message),
-            )
-    except (DemoError, ConfigError) as exc:
+        host, state = LocalHost(), StateStore(folder / "state")
+        if with_auditor:
+            with (
+                err.status("starting the auditor (TLS on 127.0.0.1)") as status,
+                running_auditor(folder / "auditor") as auditor,
+            ):
+                summary = enroll_and_run(
+                    auditor,
+                    config,
+                    host,
+                    collect_host_info(host, config),
+                    state,
+                    progress=lambda message: status.update(message),
+                    on_report=reports.append,
+                )
+                fleet = fetch_fleet(auditor)
+                status.update("stopping the auditor")
+        else:
+            with err.status("collecting") as status:
+                reports.append(
+                    collect_report(config, host, state=state, progress=lambda m: status.update(m))
+                )
+    except (DemoError, ConfigError, FleetDemoError, EnrollError) as exc:
         err.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
+    report = reports[0]
     report_path = folder / "report.json"
     atomic_write_bytes(report_path, report.to_json().encode(), mode=0o644)
-    render_summary(report, Console())
+    console = Console()
+    render_summary(report, console)
+    if fleet is not None and summary is not None:
+        render_fleet(*fleet, console)
+        err.print(
+            f"delivered: {summary.sent} report(s), {summary.spooled} waiting, "
+            f"{summary.dropped_total} dropped ever; the auditor was stopped\n"
+            f"auditor data: {folder / 'auditor'} (serve it again: rra auditor --data-dir "
+            f"{folder / 'auditor'} serve --host 127.0.0.1)",
+            highlight=False,
+        )
     err.print(
         f"demo folder: {folder}\nconfig:      {config_path}\nreport:      {report_path}\n"
         f"again:       rra agent collect --config {config_path}   "

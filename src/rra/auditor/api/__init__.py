@@ -1,0 +1,1 @@
+"""HTTP API v1 routers (FastAPI). Each module owns one resource."""

@@ -1,0 +1,1 @@
+"""Alembic migrations for the auditor database; run them through ``rra.auditor.migrate``."""
