@@ -23,7 +23,7 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,6 +42,9 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.auditor.conftest import enroll_request  # noqa: E402
+from tests.auditor.reports import make_report  # noqa: E402
+
 from rra.agent.identity import HostKey  # noqa: E402
 from rra.auditor import admin  # noqa: E402
 from rra.auditor.db import make_engine, session_scope  # noqa: E402
@@ -49,8 +52,6 @@ from rra.auditor.migrate import upgrade_to_head  # noqa: E402
 from rra.auditor.models import HostState, ReportRow  # noqa: E402
 from rra.auditor.tls import init_tls  # noqa: E402
 from rra.checks.canonical import canonical_json  # noqa: E402
-from tests.auditor.conftest import enroll_request  # noqa: E402
-from tests.auditor.reports import make_report  # noqa: E402
 
 PG_SOCKET = "/var/run/postgresql"
 
@@ -89,7 +90,11 @@ def start_server(data_dir: Path, database_url: str, workers: int) -> Server:
     for _ in range(300):
         try:
             if (
-                httpx.get(f"{base}/healthz", verify=str(paths.ca_cert), timeout=2).status_code
+                httpx.get(
+                    f"{base}/healthz",
+                    verify=ssl.create_default_context(cafile=str(paths.ca_cert)),
+                    timeout=2,
+                ).status_code
                 == 200
             ):
                 break
@@ -240,7 +245,7 @@ def drive(
                     queue,
                 ),
             ),
-        )  # fmt: skip
+        )
         for chunk in per_proc
     ]
     for child in children:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -84,7 +85,10 @@ class AuditorServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx.Client(
-            base_url=self.base_url, verify=str(self.ca_path), headers=headers, timeout=30
+            base_url=self.base_url,
+            verify=ssl.create_default_context(cafile=str(self.ca_path)),
+            headers=headers,
+            timeout=30,
         )
         self._clients.append(client)
         return client
@@ -156,7 +160,14 @@ def _wait_healthy(base_url: str, ca: Path, process: subprocess.Popen[bytes], log
         if process.poll() is not None:
             raise RuntimeError(f"auditor exited {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{base_url}/healthz", verify=str(ca), timeout=2).status_code == 200:
+            if (
+                httpx.get(
+                    f"{base_url}/healthz",
+                    verify=ssl.create_default_context(cafile=str(ca)),
+                    timeout=2,
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -164,7 +175,9 @@ def _wait_healthy(base_url: str, ca: Path, process: subprocess.Popen[bytes], log
     raise RuntimeError(f"auditor did not become healthy:\n{log.read_text()}")
 
 
-def start_server(data_dir: Path, database_url: str, backend: str) -> AuditorServer:
+def start_server(
+    data_dir: Path, database_url: str, backend: str, port: int | None = None
+) -> AuditorServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = init_tls(data_dir / "tls", hostnames=["localhost"], ip_addresses=["127.0.0.1"])
     upgrade_to_head(database_url)
@@ -173,7 +186,7 @@ def start_server(data_dir: Path, database_url: str, backend: str) -> AuditorServ
         _row, admin_token = admin.create_api_token(
             session, role="admin", org_scope="", name="session admin"
         )
-    port = _free_port()
+    port = port or _free_port()
     log_path = data_dir / "server.log"
     env = dict(os.environ, RRA_AUDITOR_DATABASE_URL=database_url)
     with log_path.open("wb") as log:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,8 @@ def test_token_used_concurrently_enrolls_exactly_one_host(auditor_server: Audito
     def contend() -> None:
         body = enroll_request(token, HostKey.generate(), machine_id=uuid.uuid4().hex)
         with httpx.Client(
-            base_url=auditor_server.base_url, verify=str(auditor_server.ca_path)
+            base_url=auditor_server.base_url,
+            verify=ssl.create_default_context(cafile=str(auditor_server.ca_path)),
         ) as c:
             barrier.wait()
             statuses.append(c.post("/api/v1/enroll", json=body).status_code)
@@ -130,6 +132,8 @@ def test_malformed_and_invalid_requests(auditor_server: AuditorServer) -> None:
         "/api/v1/enroll", content=b"{nope", headers={"Content-Type": "application/json"}
     )
     assert not_json.status_code == 400
+    too_big = client.post("/api/v1/enroll", json={"token": "x" * 20_000})
+    assert too_big.status_code == 413
     assert client.post("/api/v1/enroll", json={"token": "short"}).status_code == 422
     _id, token = enroll_token(auditor_server, unique_org())
     key = HostKey.generate()

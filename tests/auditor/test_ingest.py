@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from rra.auditor.hostkeys import HostKeyCache, KnownHost
+from rra.auditor.ingest import accept
+from rra.auditor.report_store import store_reports
+from rra.auditor.settings import AuditorSettings
 from rra.checks.base import CheckContext
 from rra.checks.evaluate import evaluate
 from rra.checks.report import PillarScores, Score
-from tests.auditor.conftest import AuditorServer, enroll, unique_org
+from tests.auditor.conftest import AuditorServer, EnrolledHost, enroll, unique_org
 from tests.auditor.reports import account, hours_ago, make_report, ssh_service
 from tests.auditor.wire import (
     batch_item,
@@ -17,6 +22,18 @@ from tests.auditor.wire import (
     post_report,
     state,
 )
+
+SETTINGS = AuditorSettings()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def host_key(server: AuditorServer, host: EnrolledHost) -> KnownHost:
+    known = HostKeyCache().lookup(server.engine, host.host_id)
+    assert known is not None
+    return known
 
 
 def test_stored_state_carries_the_auditors_score_not_the_agents(
@@ -177,3 +194,30 @@ def test_batch_envelope_errors(auditor_server: AuditorServer) -> None:
     assert client.post("/api/v1/reports/batch", content=b"[", headers=headers).status_code == 400
     empty = client.post("/api/v1/reports/batch", json={"reports": []}, headers=headers)
     assert empty.status_code == 422
+
+
+def test_a_report_the_database_refuses_never_sinks_the_rest_of_a_batch(
+    auditor_server: AuditorServer,
+) -> None:
+    """Validation bounds every value, so this takes a report past it on purpose: a seq beyond
+    PostgreSQL's integer column. There the batch falls back to one transaction per report."""
+    host = enroll(auditor_server, unique_org())
+    reports = [make_report(seq=seq, collected_at=hours_ago(3 - seq)) for seq in (1, 2, 3)]
+    accepted = [
+        accept(host_key(auditor_server, host), host.host_id, *host.signed(report), now(), SETTINGS)
+        for report in reports
+    ]
+    huge_seq = accepted[1].report.model_copy(update={"seq": 2**40})
+    accepted[1] = dataclasses.replace(accepted[1], report=huge_seq)
+    statuses = store_reports(
+        auditor_server.engine,
+        host.host_id,
+        accepted,
+        policy_id=SETTINGS.policy_id,
+        received_at=now(),
+    )
+    # SQLite integers are 64-bit, so there the odd report is simply stored.
+    expected_middle = "refused" if auditor_server.backend == "postgresql" else "stored"
+    assert statuses == ["stored", expected_middle, "stored"]
+    stored_ids = {row.report_id for row in history(auditor_server, host.host_id)}
+    assert {reports[0].report_id, reports[2].report_id} <= stored_ids

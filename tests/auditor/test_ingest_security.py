@@ -214,6 +214,14 @@ def test_non_finite_numbers_are_not_json(auditor_server: AuditorServer) -> None:
     assert response.status_code == 400
 
 
+def test_a_number_overflowing_to_infinity_is_422(auditor_server: AuditorServer) -> None:
+    host = enroll(auditor_server, unique_org())
+    body = canonical_json(make_report()).replace(b'"age_hours":2.0', b'"age_hours":1e400')
+    response = post_signed(auditor_server, host.host_id, body, host.key.sign(body))
+    assert response.status_code == 422
+    assert history(auditor_server, host.host_id) == []
+
+
 def test_schema_invalid_report_with_a_valid_signature_is_422(auditor_server: AuditorServer) -> None:
     host = enroll(auditor_server, unique_org())
     document = json.loads(canonical_json(make_report()))

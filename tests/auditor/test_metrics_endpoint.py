@@ -6,8 +6,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from rra.auditor import admin
 from rra.auditor.app import create_app
-from rra.auditor.db import make_engine
+from rra.auditor.db import make_engine, session_scope
+from rra.auditor.migrate import upgrade_to_head
 from rra.auditor.settings import AuditorSettings
 from tests.auditor.conftest import AuditorServer, enroll, unique_org
 from tests.auditor.reports import make_report
@@ -34,8 +36,6 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path: Path) -> None:
         response = client.get("/healthz")
         assert response.status_code == 503
         assert response.json()["database"] == "unreachable"
-        # Scrapes still answer (process metrics) while the fleet gauges are unavailable.
-        assert client.get("/metrics").status_code == 200
 
 
 def test_metrics_count_ingest_and_expose_fleet_gauges(auditor_server: AuditorServer) -> None:
@@ -74,12 +74,30 @@ def test_metrics_count_ingest_and_expose_fleet_gauges(auditor_server: AuditorSer
 
 def test_each_app_has_its_own_registry(tmp_path: Path) -> None:
     settings = AuditorSettings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'a.db'}")
-    first = create_app(settings, make_engine(settings.resolved_database_url))
+    upgrade_to_head(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:
+        _row, token = admin.create_api_token(session, role="inspector", org_scope="", name="p")
+    first = create_app(settings, engine)
     second = create_app(settings, make_engine(settings.resolved_database_url))
-    with TestClient(first) as one, TestClient(second) as two:
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(first, headers=auth) as one, TestClient(second, headers=auth) as two:
         response = one.post("/api/v1/reports", content=b"{}")
         assert response.status_code == 401
         assert 'rra_ingest_reports_total{reason="unauthorized",result="rejected"} 1.0' in (
             one.get("/metrics").text
         )
         assert "rra_ingest_reports_total{" not in two.get("/metrics").text
+
+
+def test_metrics_need_a_token(auditor_server: AuditorServer) -> None:
+    assert auditor_server.client().get("/metrics").status_code == 401
+    assert auditor_server.client("rra_api_garbage").get("/metrics").status_code == 401
+
+
+def test_metrics_refuse_an_org_scoped_token(auditor_server: AuditorServer) -> None:
+    # The fleet gauges name every org and its score: a province's token must not read them.
+    token = auditor_server.token("inspector", unique_org())
+    response = auditor_server.client(token).get("/metrics")
+    assert response.status_code == 403
+    assert "rra_org_score" not in response.text

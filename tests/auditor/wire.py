@@ -88,7 +88,7 @@ def enroll_token(server: AuditorServer, org: str, **options: Any) -> tuple[str, 
 
 def scrape(server: AuditorServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of /metrics keyed by (name, sorted labels)."""
-    response = server.client().get("/metrics")
+    response = server.client(server.admin_token).get("/metrics")
     assert response.status_code == 200, response.text
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for family in text_string_to_metric_families(response.text):

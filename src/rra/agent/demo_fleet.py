@@ -27,7 +27,7 @@ from rra.agent.config import AgentConfig
 from rra.agent.enroll import enroll
 from rra.agent.host import Host
 from rra.agent.run import RunSummary, run_once
-from rra.agent.sender import RetryPolicy
+from rra.agent.sender import RetryPolicy, tls_context
 from rra.agent.state import StateStore
 from rra.checks.facts import HostInfo
 from rra.checks.report import Report
@@ -111,7 +111,7 @@ def _wait_healthy(url: str, ca: Path, process: subprocess.Popen[bytes], log: Pat
         if process.poll() is not None:
             raise FleetDemoError(f"the auditor exited ({process.returncode}): see {log}")
         try:
-            if httpx.get(f"{url}/healthz", verify=str(ca), timeout=2).status_code == 200:
+            if httpx.get(f"{url}/healthz", verify=tls_context(ca), timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -149,7 +149,9 @@ def enroll_and_run(
 
 def fetch_fleet(auditor: DemoAuditor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     headers = {"Authorization": f"Bearer {auditor.admin_token}"}
-    with httpx.Client(base_url=auditor.url, verify=str(auditor.ca_cert), headers=headers) as api:
+    with httpx.Client(
+        base_url=auditor.url, verify=tls_context(auditor.ca_cert), headers=headers
+    ) as api:
         orgs = api.get("/api/v1/orgs")
         hosts = api.get("/api/v1/hosts")
     for answer in (orgs, hosts):

@@ -16,6 +16,7 @@ from sqlmodel import func, select
 from rra.auditor import admin
 from rra.auditor.cli_admin import enroll_token_app, host_app, token_app, token_json
 from rra.auditor.cli_support import (
+    EXIT_OPERATIONAL,
     CliOptions,
     database_errors,
     fail,
@@ -214,11 +215,11 @@ def serve(
     os.environ["RRA_AUDITOR_DATA_DIR"] = str(settings.data_dir.resolve())
     if options.config is not None:
         os.environ["RRA_AUDITOR_CONFIG"] = str(options.config.resolve())
-    import uvicorn
+    from rra.auditor.serving import NoDelayConfig, run_uvicorn
 
     if insecure_http:
         warn("plain HTTP on a loopback address: for local testing or behind a TLS proxy only")
-    uvicorn.run(
+    config = NoDelayConfig(
         APP_FACTORY,
         factory=True,
         host=listen_host,
@@ -228,6 +229,8 @@ def serve(
         server_header=False,
         **tls,  # type: ignore[arg-type]
     )
+    if not run_uvicorn(config):
+        raise typer.Exit(EXIT_OPERATIONAL)
 
 
 @app.command()

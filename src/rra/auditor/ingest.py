@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,8 @@ def parse_report(payload: bytes, now: datetime, settings: AuditorSettings) -> Re
         document = pydantic_core.from_json(payload.decode("utf-8"), allow_inf_nan=False)
     except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise IngestRejected(400, "malformed", f"body is not UTF-8 JSON: {exc}") from None
+    if not _all_finite(document):
+        raise IngestRejected(422, "invalid", "a number is out of range (not a finite float)")
     try:
         report = Report.model_validate(document)
     except ValidationError as exc:
@@ -108,6 +111,21 @@ def parse_report(payload: bytes, now: datetime, settings: AuditorSettings) -> Re
             f"clock skew ({settings.server.clock_skew}); check the host's clock",
         )
     return report
+
+
+def _all_finite(document: object) -> bool:
+    """False if any number overflowed to infinity (``1e400``): no database column can hold it."""
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return False
+        elif isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return True
 
 
 def _check_bounds(report: Report) -> None:

@@ -39,7 +39,7 @@ def host_status(host: HostRow, now: datetime, settings: AuditorSettings) -> Host
     age = _utc(now) - last_contact(host)
     if age < settings.lifecycle.late_after:
         return "active"
-    if age < settings.lifecycle.stale_after:
+    if age < settings.policy.stale_after:
         return "late"
     return "stale"
 
@@ -57,7 +57,7 @@ def status_filter(
     # SQLite stores timestamps as naive UTC text: cut-offs must be UTC for the comparison to hold.
     utc_now = _utc(now)
     late_cutoff = utc_now - settings.lifecycle.late_after
-    stale_cutoff = utc_now - settings.lifecycle.stale_after
+    stale_cutoff = utc_now - settings.policy.stale_after
     contact = func.coalesce(col(HostRow.last_seen_at), col(HostRow.enrolled_at))
     live = col(HostRow.retired_at).is_(None)
     if status == "active":

@@ -92,15 +92,17 @@ def store_reports(
                 transaction.rollback()  # only replays: a replay is a no-op, host bookkeeping too
             return statuses
     except DataError as exc:
-        if len(reports) > 1:
-            return [
-                store_reports(engine, host_id, [one], policy_id=policy_id, received_at=received_at)[
-                    0
-                ]
-                for one in reports
-            ]
-        log.warning("report refused by the database", host_id=host_id, error=str(exc.orig))
-        return ["refused"]
+        if len(reports) == 1:
+            log.warning("report refused by the database", host_id=host_id, error=str(exc.orig))
+            return ["refused"]
+    # Some report holds a value the database refuses: find it by storing each one on its own.
+    return [
+        status
+        for one in reports
+        for status in store_reports(
+            engine, host_id, [one], policy_id=policy_id, received_at=received_at
+        )
+    ]
 
 
 def _store_together(

@@ -41,7 +41,7 @@ class ServerSection(_Section):
 
 class LifecycleSection(_Section):
     late_after: Duration = Field(timedelta(hours=2), description="No report for this long: late")
-    stale_after: Duration = Field(timedelta(hours=48), description="No report for this: stale")
+    # "stale" is [policy] stale_after: one threshold for both the host status and the org score.
 
 
 class AuditorSettings(BaseSettings):

@@ -1,18 +1,19 @@
 """``GET /healthz`` and ``GET /metrics`` (outside /api/v1: they are for load balancers and
-Prometheus, not API clients, and need no token)."""
+Prometheus). Health needs no token; metrics name every org and its score, so they need an
+agency-wide token (``rra auditor token create --role inspector --org / --name prometheus``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from rra.auditor.api.deps import EngineDep
+from rra.auditor.api.deps import EngineDep, ReaderDep
 from rra.auditor.metrics import app_metrics
 
 router = APIRouter(tags=["system"])
@@ -35,8 +36,15 @@ def healthz(engine: EngineDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (agency-wide token)",
+    response_class=Response,
+    responses={403: {"description": "The token is scoped to an org"}},
+)
+def metrics(request: Request, principal: ReaderDep) -> Response:
+    if principal.scope != "":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="metrics need an agency-wide token")
     # Sync handler: the fleet gauges query the database, so this runs in a worker thread.
     registry = app_metrics(request.app).registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
