@@ -82,6 +82,7 @@ bench: test-deps sync-all
 	$(VENV)/bin/python bench/collect.py
 	$(VENV)/bin/python bench/auth.py
 	$(VENV)/bin/python bench/exposure.py
+	$(VENV)/bin/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo
