@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -53,20 +54,29 @@ def postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session, dropped afterwards."""
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A uniquely named PostgreSQL database on the local cluster, dropped afterwards."""
     require(
         "PostgreSQL",
         postgres_available(),
         "start the cluster: pg_ctlcluster 15 main start (make test-deps does it as root)",
     )
-    name = f"rra_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://root@/{name}?host={PG_SOCKET_DIR}"
-    with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql+psycopg://root@/{name}?host={PG_SOCKET_DIR}"
+    finally:
+        with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session's API server."""
+    with scratch_database("rra_test") as url:
+        yield url
 
 
 @dataclass

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -24,33 +22,13 @@ from rra.auditor.migrate import (
     head_revision,
     upgrade_to_head,
 )
-from tests.conftest import require
-
-PG_SOCKET_DIR = "/var/run/postgresql"
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
+from tests.auditor.conftest import scratch_database
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A uniquely named scratch database, dropped afterwards."""
-    require(
-        "PostgreSQL",
-        _postgres_reachable(),
-        "start the cluster: pg_ctlcluster 15 main start (make test-deps does it as root)",
-    )
-    name = f"rra_migrations_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://root@/{name}?host={PG_SOCKET_DIR}"
-    with psycopg.connect(host=PG_SOCKET_DIR, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("rra_migrations") as url:
+        yield url
 
 
 @pytest.fixture

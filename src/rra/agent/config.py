@@ -159,11 +159,31 @@ class DeliverySection(_Section):
         return value
 
 
-class AgentConfig(BaseSettings):
+class TomlThenEnvSettings(BaseSettings):
+    """Settings read from ``toml_path`` (when set), overridden by the environment, overridden by
+    explicit arguments. No .env files and no secrets directory: nothing is read implicitly."""
+
+    toml_path: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+class AgentConfig(TomlThenEnvSettings):
     model_config = SettingsConfigDict(
         env_prefix="RRA_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
     )
-    toml_path: ClassVar[Path | None] = None
 
     agent: AgentSection = Field(default_factory=AgentSection)
     backup: list[BackupConfig] = Field(default_factory=list)
@@ -179,20 +199,6 @@ class AgentConfig(BaseSettings):
         if duplicates:
             raise ValueError(f"backup names must be unique; repeated: {', '.join(duplicates)}")
         return backups
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
-        return tuple(sources)
 
     def resolved_state_dir(self) -> Path:
         return self.agent.state_dir or default_state_dir()

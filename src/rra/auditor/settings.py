@@ -8,16 +8,12 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
 
+from rra.agent.config import TomlThenEnvSettings
 from rra.checks.policy import Policy
 from rra.checks.units import Duration
 
@@ -44,11 +40,10 @@ class LifecycleSection(_Section):
     # "stale" is [policy] stale_after: one threshold for both the host status and the org score.
 
 
-class AuditorSettings(BaseSettings):
+class AuditorSettings(TomlThenEnvSettings):
     model_config = SettingsConfigDict(
         env_prefix="RRA_AUDITOR_", env_nested_delimiter="__", extra="forbid"
     )
-    toml_path: ClassVar[Path | None] = None
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(
@@ -57,20 +52,6 @@ class AuditorSettings(BaseSettings):
     server: ServerSection = Field(default_factory=ServerSection)
     lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
     policy: Policy = Field(default_factory=Policy)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
-        return tuple(sources)
 
     @property
     def resolved_database_url(self) -> str:
