@@ -136,3 +136,18 @@ def test_openapi_lists_every_endpoint(auditor_server: AuditorServer) -> None:
         if getattr(route, "include_in_schema", False) and method != "HEAD"
     }
     assert {(m, p) for m, p in served if p.startswith("/api/v1/")} <= published
+
+
+def test_a_token_in_use_records_when_it_was_last_used(auditor_server: AuditorServer) -> None:
+    org = unique_org()
+    token = auditor_server.token("inspector", org)
+    listing = auditor_server.client(auditor_server.admin_token).get("/api/v1/tokens")
+    mine = [t for t in listing.json() if t["org"] == org]
+    assert len(mine) == 1 and mine[0]["last_used_at"] is None
+    assert auditor_server.client(token).get("/api/v1/hosts").status_code == 200
+    listing = auditor_server.client(auditor_server.admin_token).get("/api/v1/tokens")
+    (used,) = [t for t in listing.json() if t["org"] == org]
+    assert used["last_used_at"] is not None
+    assert datetime.fromisoformat(used["last_used_at"]) > datetime.fromisoformat(
+        used["created_at"]
+    ) - timedelta(seconds=1)

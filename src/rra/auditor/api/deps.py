@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from rra.auditor.models import ApiToken
+from rra.auditor.models import ApiToken, as_utc, utcnow
 from rra.auditor.settings import AuditorSettings
 from rra.auditor.tokens import Role, in_scope, token_hash
 
@@ -72,8 +74,23 @@ def get_principal(
         raise _unauthorized("unknown token")
     if row.revoked_at is not None:
         raise _unauthorized("token revoked")
+    _note_use(session, row)
     role: Role = "admin" if row.role == "admin" else "inspector"
     return Principal(token_id=row.id, role=role, scope=row.org_scope)
+
+
+# Recording every request would turn each read into a write; minute precision is enough to tell
+# an admin which tokens are still in use before revoking them.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _note_use(session: Session, row: ApiToken) -> None:
+    now = utcnow()
+    last = as_utc(row.last_used_at)
+    if last is not None and now - last < LAST_USED_PRECISION:
+        return
+    session.execute(update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
+    session.commit()
 
 
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
