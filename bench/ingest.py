@@ -23,7 +23,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from tests.auditor.conftest import enroll_request  # noqa: E402
 from tests.auditor.reports import make_report  # noqa: E402
 
+from rra.agent.demo_fleet import free_loopback_port, wait_healthy  # noqa: E402
 from rra.agent.identity import HostKey  # noqa: E402
 from rra.auditor import admin  # noqa: E402
 from rra.auditor.db import make_engine, session_scope  # noqa: E402
@@ -74,11 +74,7 @@ class Server:
 def start_server(data_dir: Path, database_url: str, workers: int) -> Server:
     paths = init_tls(data_dir / "tls", hostnames=["localhost"], ip_addresses=["127.0.0.1"])
     upgrade_to_head(database_url)
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_loopback_port()
     env = dict(os.environ, RRA_AUDITOR_DATABASE_URL=database_url)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
@@ -87,21 +83,7 @@ def start_server(data_dir: Path, database_url: str, workers: int) -> Server:
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     base = f"https://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if (
-                httpx.get(
-                    f"{base}/healthz",
-                    verify=ssl.create_default_context(cafile=str(paths.ca_cert)),
-                    timeout=2,
-                ).status_code
-                == 200
-            ):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        raise SystemExit(f"auditor did not start: {(data_dir / 'server.log').read_text()}")
+    wait_healthy(base, paths.ca_cert, process, data_dir / "server.log")
     return Server(base, str(paths.ca_cert), process, database_url)
 
 

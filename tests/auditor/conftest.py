@@ -8,11 +8,9 @@ tokens and hosts it needs inside it, so one server serves the whole session.
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import Engine
 
+from rra.agent.demo_fleet import free_loopback_port, wait_healthy
 from rra.agent.identity import HostKey
 from rra.auditor import admin
 from rra.auditor.db import make_engine, session_scope
@@ -37,13 +36,6 @@ from rra.checks.report import Report
 from tests.conftest import require
 
 PG_SOCKET_DIR = "/var/run/postgresql"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def postgres_available() -> bool:
@@ -164,27 +156,6 @@ def unique_org(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-def _wait_healthy(base_url: str, ca: Path, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"auditor exited {process.returncode}:\n{log.read_text()}")
-        try:
-            if (
-                httpx.get(
-                    f"{base_url}/healthz",
-                    verify=ssl.create_default_context(cafile=str(ca)),
-                    timeout=2,
-                ).status_code
-                == 200
-            ):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"auditor did not become healthy:\n{log.read_text()}")
-
-
 def start_server(
     data_dir: Path, database_url: str, backend: str, port: int | None = None
 ) -> AuditorServer:
@@ -196,7 +167,7 @@ def start_server(
         _row, admin_token = admin.create_api_token(
             session, role="admin", org_scope="", name="session admin"
         )
-    port = port or _free_port()
+    port = port or free_loopback_port()
     log_path = data_dir / "server.log"
     env = dict(os.environ, RRA_AUDITOR_DATABASE_URL=database_url)
     with log_path.open("wb") as log:
@@ -208,7 +179,7 @@ def start_server(
             env=env,
         )  # fmt: skip
     base_url = f"https://127.0.0.1:{port}"
-    _wait_healthy(base_url, paths.ca_cert, process, log_path)
+    wait_healthy(base_url, paths.ca_cert, process, log_path)
     return AuditorServer(
         backend=backend,
         base_url=base_url,

@@ -7,7 +7,6 @@ connection refused, reports spooled on disk, then drained in order once the audi
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import AgentConfig, load_config
+from rra.agent.demo_fleet import free_loopback_port
 from rra.agent.enroll import enroll
 from rra.agent.local import LocalHost
 from rra.agent.run import run_once
@@ -30,20 +30,13 @@ HOST = LocalHost("/")
 NO_WAIT = RetryPolicy(attempts=2, max_wait=0.01)
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Outage:
     """One auditor (SQLite) that a test can stop and start again at the same address."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.url = f"sqlite:///{data_dir / 'auditor.db'}"
-        self.port = _port()
+        self.port = free_loopback_port()
         self.server: AuditorServer | None = None
 
     def up(self) -> AuditorServer:

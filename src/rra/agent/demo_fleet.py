@@ -7,6 +7,7 @@ never imports the auditor (an agent-only install simply skips this part, naming 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -48,15 +49,8 @@ class DemoAuditor:
 
 
 def auditor_available() -> bool:
-    """The auditor extra is installed (its command group imports)."""
-    try:
-        import importlib.util
-
-        return importlib.util.find_spec("fastapi") is not None and (
-            importlib.util.find_spec("sqlmodel") is not None
-        )
-    except ValueError:
-        return False
+    """The auditor extra is installed (without importing it: the agent never does)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("fastapi", "sqlmodel"))
 
 
 def _auditor(data_dir: Path, *args: str) -> dict[str, Any]:
@@ -72,7 +66,7 @@ def _auditor(data_dir: Path, *args: str) -> dict[str, Any]:
     return document
 
 
-def _free_port() -> int:
+def free_loopback_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -83,7 +77,7 @@ def _free_port() -> int:
 def running_auditor(data_dir: Path) -> Iterator[DemoAuditor]:
     """init (CA, certificate, SQLite, admin token), serve on loopback over TLS, stop on exit."""
     initialised = _auditor(data_dir, "init", "--hostname", "localhost", "--ip", "127.0.0.1")
-    port = _free_port()
+    port = free_loopback_port()
     log_path = data_dir / "auditor.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -94,7 +88,7 @@ def running_auditor(data_dir: Path) -> Iterator[DemoAuditor]:
     url = f"https://127.0.0.1:{port}"
     ca_cert = Path(initialised["ca_cert"])
     try:
-        _wait_healthy(url, ca_cert, process, log_path)
+        wait_healthy(url, ca_cert, process, log_path)
         yield DemoAuditor(url, ca_cert, initialised["token"]["token"], data_dir)
     finally:
         process.terminate()  # uvicorn finishes in-flight requests and exits on SIGTERM
@@ -105,7 +99,9 @@ def running_auditor(data_dir: Path) -> Iterator[DemoAuditor]:
             process.wait()
 
 
-def _wait_healthy(url: str, ca: Path, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_healthy(url: str, ca: Path, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``/healthz`` answers 200 over TLS pinned to ``ca``; FleetDemoError if the process
+    exits or 30 s pass (the demo, the tests and the ingest bench all start auditors this way)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
