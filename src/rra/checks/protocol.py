@@ -5,6 +5,7 @@ Pure data shared by both sides: the agent builds these, the auditor validates th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,3 +70,41 @@ class BatchRequest(_Wire):
 
 class BatchResponse(_Wire):
     results: list[IngestResult]
+
+
+# ── restore drills (DESIGN §8): agents claim their due drills and send signed results ──
+
+#: A claim request older or newer than this (by ``requested_at``) is refused: a replayed claim
+#: must not take runs away from the host that owns them.
+CLAIM_MAX_SKEW_SECONDS = 300
+
+
+class DrillClaimRequest(_Wire):
+    """``POST /api/v1/drills/claim``, body signed by the host key (``X-RRA-Host`` and
+    ``X-RRA-Signature`` as for a report). Claims this host's due drill runs atomically."""
+
+    requested_at: datetime
+    nonce: str = Field(min_length=8, max_length=64)
+    max_runs: int = Field(5, ge=1, le=20)
+
+
+class ClaimedDrill(_Wire):
+    run_id: str
+    playbook: str
+    playbook_yaml: str = Field(description="The playbook as stored on the auditor")
+    playbook_sha256: str
+    due_at: datetime
+    lease_until: datetime = Field(description="Send the result before this, or the run is freed")
+
+
+class DrillClaimResponse(_Wire):
+    runs: list[ClaimedDrill]
+
+
+class DrillResultAck(_Wire):
+    """The auditor's answer to ``POST /api/v1/drills/results`` (body: a signed ``rra.drill/1``).
+    ``stored`` and ``duplicate`` are acknowledgements; ``rejected`` is permanent."""
+
+    drill_id: str | None = None
+    status: IngestStatus
+    error: str | None = None

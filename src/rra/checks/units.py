@@ -43,3 +43,46 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_size(text: str | int) -> int:
+    """Parse ``10MB`` (decimal), ``4GiB`` (binary) or a bare byte count into bytes."""
+    if isinstance(text, bool):
+        raise ValueError("expected a size such as '10MB' or '2GiB'")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError("a size cannot be negative")
+        return text
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError("expected a size such as '10MB', '2GiB' or a byte count")
+    value, unit = match.groups()
+    return int(float(value) * _SIZE_UNITS[(unit or "b").lower()])
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str),
+]
