@@ -114,13 +114,29 @@ class Repo:
 
     def data_packs(self) -> list[Path]:
         """Pack files that hold only data blobs (from the repository's own index)."""
+        return self._packs("data")
+
+    def tree_packs(self) -> list[Path]:
+        """Pack files that hold only tree blobs (directory listings)."""
+        return self._packs("tree")
+
+    def _packs(self, blob_type: str) -> list[Path]:
         packs: list[Path] = []
         for index_id in self.restic("list", "index").stdout.split():
             index = json.loads(self.restic("cat", "index", index_id).stdout)
             for pack in index["packs"]:
-                if all(blob["type"] == "data" for blob in pack["blobs"]):
+                if all(blob["type"] == blob_type for blob in pack["blobs"]):
                     packs.append(self.path / "data" / pack["id"][:2] / pack["id"])
         return packs
+
+
+def flip_bytes(path: Path, offset: int = 10, length: int = 16) -> None:
+    """Damage a pack file in place (restic writes packs read-only)."""
+    path.chmod(0o600)
+    data = bytearray(path.read_bytes())
+    for i in range(offset, min(offset + length, len(data))):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from rra.agent.restic.parse import format_version, parse_version
 from rra.agent.state import StateStore
 from rra.checks.facts import BackupFact
 
-from .conftest import PASSWORD, SNAPSHOT_HOST, RecordingHost, Repo
+from .conftest import PASSWORD, SNAPSHOT_HOST, RecordingHost, Repo, flip_bytes
 
 pytestmark = pytest.mark.restic
 
@@ -378,14 +378,6 @@ def test_locked_repository_lists_but_does_not_record_a_check(
 
 
 # ── integrity check ────────────────────────────────────────────────────────────────────────────
-
-
-def flip_bytes(path: Path, offset: int = 10, length: int = 16) -> None:
-    path.chmod(0o600)  # restic writes packs read-only
-    data = bytearray(path.read_bytes())
-    for i in range(offset, min(offset + length, len(data))):
-        data[i] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def test_corrupted_data_pack(

@@ -14,6 +14,7 @@ from rra.agent.collectors.backups import collect_backups
 from rra.agent.collectors.exposure import collect_exposure
 from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import AgentConfig, default_state_dir
+from rra.agent.drill.outbox import recent_drills
 from rra.agent.host import Host
 from rra.agent.state import StateStore
 from rra.checks.base import CheckContext
@@ -66,7 +67,8 @@ def collect_report(
         restic_binary=config.agent.restic_binary,
         progress=say,
     )
-    facts = Facts(backups=backups)
+    # Drills this host ran (pulled from the auditor or `rra drill run`) are facts of the host.
+    facts = Facts(backups=backups, drills=recent_drills(state))
     if config.auth.enabled and host_info.os.family == "windows":
         say("reading Windows accounts and remote logon settings")
         windows = collect_windows_auth(host)

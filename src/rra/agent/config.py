@@ -5,6 +5,7 @@
                password_file = "/etc/rra/finance.pass"  paths = ["/var/lib/finance"]  rpo = "24h"
     [exposure] bastions = ["10.0.5.10", "10.0.5.0/28"]  window = "30d"
     [delivery] spool_max_reports = 1000  batch_size = 50  interval = "1h"  jitter = 0.1
+    [drills]   pull = true  max_per_run = 5  lock_wait = "10m"
 
 Env overrides use ``__`` between levels: ``RRA_AGENT__ORG=mic/ais``.
 """
@@ -159,6 +160,18 @@ class DeliverySection(_Section):
         return value
 
 
+class DrillsSection(_Section):
+    """``[drills]``: restore drills the auditor schedules for this host (DESIGN §8)."""
+
+    pull: bool = Field(
+        True, description="On each `rra agent run`, claim and run this host's due drills"
+    )
+    max_per_run: int = Field(5, ge=1, le=20, description="Due drills claimed per run")
+    lock_wait: Duration = Field(
+        timedelta(minutes=10), description="Wait this long for another drill on this host"
+    )
+
+
 class TomlThenEnvSettings(BaseSettings):
     """Settings read from ``toml_path`` (when set), overridden by the environment, overridden by
     explicit arguments. No .env files and no secrets directory: nothing is read implicitly."""
@@ -190,6 +203,7 @@ class AgentConfig(TomlThenEnvSettings):
     exposure: ExposureSection = Field(default_factory=ExposureSection)
     auth: AuthSection = Field(default_factory=AuthSection)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
+    drills: DrillsSection = Field(default_factory=DrillsSection)
 
     @field_validator("backup")
     @classmethod

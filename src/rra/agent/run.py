@@ -18,6 +18,7 @@ import structlog
 
 from rra.agent.collect import Progress, collect_report, open_state
 from rra.agent.config import AgentConfig
+from rra.agent.drill.pull import drill_cycle
 from rra.agent.enroll import Enrollment, load_identity
 from rra.agent.host import Host
 from rra.agent.sender import (
@@ -45,6 +46,8 @@ class RunSummary:
     spooled: int  # reports still waiting
     dropped_total: int
     error: str | None = None
+    drills_run: int = 0  # restore drills claimed from the auditor and run in this cycle
+    drill_results_waiting: int = 0  # signed drill results not yet acknowledged
 
     @property
     def delivered(self) -> bool:
@@ -78,6 +81,10 @@ def run_once(
     state = state or open_state(config)
     enrollment, key = load_identity(state.directory)
     spool = Spool(state.directory, config.delivery.spool_max_reports)
+    # Drills first, so this cycle's report already carries their results as facts.
+    drills = drill_cycle(
+        config, host, state, enrollment, key, retry=retry or retry_policy(config), progress=progress
+    )
     with spool.exclusive():
         report = collect_report(config, host, state=state, progress=progress)
         # The auditor decides org and criticality (from the token); the report says the same.
@@ -101,7 +108,9 @@ def run_once(
         rejected=tally.rejected,
         spooled=after.spooled,
         dropped_total=after.dropped_total,
-        error=error,
+        error=error or drills.error,
+        drills_run=len(drills.ran),
+        drill_results_waiting=drills.waiting,
     )
     log.info("run finished", **summary.as_dict())
     return summary

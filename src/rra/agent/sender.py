@@ -27,6 +27,9 @@ from rra.checks.protocol import (
     SIGNATURE_HEADER,
     BatchRequest,
     BatchResponse,
+    ClaimedDrill,
+    DrillClaimResponse,
+    DrillResultAck,
     IngestResult,
 )
 
@@ -58,7 +61,7 @@ class BatchTooLarge(DeliveryError):
     """413: the batch exceeds the auditor's size limit (the drain halves it)."""
 
 
-_Answer = TypeVar("_Answer", IngestResult, BatchResponse)
+_Answer = TypeVar("_Answer", IngestResult, BatchResponse, DrillClaimResponse, DrillResultAck)
 # A single report with one of these is refused for good; anything else is not about the report.
 _REPORT_REFUSALS = frozenset({400, 409, 413, 422})
 
@@ -217,6 +220,28 @@ class Sender:
         if response.status_code in _REPORT_REFUSALS:
             return IngestResult(status="rejected", error=response_detail(response))
         raise DeliveryError(f"the auditor refused the report: {response_detail(response)}")
+
+    def claim_drills(self, body: bytes, signature: str) -> list[ClaimedDrill]:
+        """``POST /api/v1/drills/claim``: this host's due drill runs, claimed atomically."""
+        headers = {HOST_HEADER: self.host_id, SIGNATURE_HEADER: signature}
+        response = self._post(f"{API_PREFIX}/drills/claim", body, headers)
+        if response.status_code == 404:
+            # An auditor older than drill scheduling: nothing to claim; reports still flow.
+            log.warning("the auditor does not schedule drills (no /drills/claim)")
+            return []
+        if response.status_code != 200:
+            raise DeliveryError(f"the auditor refused the drill claim: {response_detail(response)}")
+        return _parse(DrillClaimResponse, response).runs
+
+    def send_drill_result(self, payload: bytes, signature: str) -> DrillResultAck:
+        """``POST /api/v1/drills/results``: one signed ``rra.drill/1`` document."""
+        headers = {HOST_HEADER: self.host_id, SIGNATURE_HEADER: signature}
+        response = self._post(f"{API_PREFIX}/drills/results", payload, headers)
+        if response.status_code in (200, 201):
+            return _parse(DrillResultAck, response)
+        if response.status_code in _REPORT_REFUSALS:
+            return DrillResultAck(status="rejected", error=response_detail(response))
+        raise DeliveryError(f"the auditor refused the drill result: {response_detail(response)}")
 
     def send_batch(self, entries: list[SpoolEntry]) -> list[IngestResult]:
         """``POST /api/v1/reports/batch``: one result per entry, in the same order."""

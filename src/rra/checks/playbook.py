@@ -12,7 +12,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from rra.checks.units import Duration, Size
 
@@ -196,6 +204,11 @@ def step_kind(step: VerifyStep) -> str:
     return next(iter(type(step).model_fields))
 
 
+def _default_verify() -> list[VerifyStep]:
+    # A named function, not a lambda: mypy infers a lambda's list as list[RestoreVerifyStep].
+    return [RestoreVerifyStep()]
+
+
 class Playbook(_Strict):
     name: str = Field(pattern=NAME_PATTERN, description="Unique name (lowercase, digits, . _ -)")
     description: str | None = None
@@ -213,9 +226,7 @@ class Playbook(_Strict):
         None, description="Optional integrity check of the repository before restoring"
     )
     sandbox: AbsolutePath = Field(description="Restores go into a fresh subfolder of this")
-    verify: list[VerifyStep] = Field(
-        default_factory=lambda: [RestoreVerifyStep()], description="All must pass"
-    )
+    verify: list[VerifyStep] = Field(default_factory=_default_verify, description="All must pass")
     cleanup: Literal["always", "on_success", "never"] = "always"
 
     @field_validator("schedule")
@@ -230,7 +241,7 @@ class Playbook(_Strict):
     def _sandbox_absolute(cls, value: str) -> str:
         return _absolute(value)
 
-    @field_validator("rto", "timeout")
+    @field_validator("rto", "rpo", "timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value.total_seconds() <= 0:

@@ -21,12 +21,20 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=text)
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError("expected a duration such as '24h', '30d' or '15m'")
-    value, unit = match.groups()
-    return timedelta(seconds=float(value) * _DURATION_UNITS[unit.lower()])
+        seconds: float = text
+    else:
+        # YAML hands over None for an empty value, or a date; .match would raise TypeError.
+        match = _DURATION.match(text) if isinstance(text, str) else None
+        if not match:
+            raise ValueError("expected a duration such as '24h', '30d' or '15m'")
+        value, unit = match.groups()
+        seconds = float(value) * _DURATION_UNITS[unit.lower()]
+    # timedelta raises OverflowError (not ValueError, so pydantic would not report it) past
+    # ~2.7 million years, and for inf/nan.
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise ValueError("a duration must be a finite, reasonable length") from None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -71,7 +79,13 @@ def parse_size(text: str | int) -> int:
     if not match:
         raise ValueError("expected a size such as '10MB', '2GiB' or a byte count")
     value, unit = match.groups()
-    return int(float(value) * _SIZE_UNITS[(unit or "b").lower()])
+    factor = _SIZE_UNITS[(unit or "b").lower()]
+    if value.isdigit():  # exact: a float loses bytes above 2**53, so sizes would not round-trip
+        return int(value) * factor
+    try:
+        return int(float(value) * factor)
+    except OverflowError:  # hundreds of digits overflow float to inf; pydantic needs ValueError
+        raise ValueError("a size must be a finite number") from None
 
 
 def format_size(size: int) -> str:

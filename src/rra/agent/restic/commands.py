@@ -206,3 +206,29 @@ def backup_argv(
     if time is not None:
         argv += ["--time", time]
     return [*argv, "--", *paths]
+
+
+def restore_argv(
+    repo: RepositoryAccess,
+    snapshot_id: str,
+    target: str,
+    *,
+    verify: bool = True,
+    binary: str = "restic",
+) -> list[str]:
+    """``restic --no-cache restore ID --target DIR [--verify]`` for a restore drill.
+
+    Always ``--no-cache``: a local cache can mask a damaged tree pack in the repository (a
+    cached tree restores fine while the repository's copy is broken), and a drill must prove
+    the repository itself restores. Always by full or short id, never ``latest`` (which would
+    pick the newest snapshot of any host)."""
+    argv = [
+        *common_argv(binary, repo, cache=CacheOptions(no_cache=True)),
+        "restore",
+        _snapshot_id(snapshot_id),
+        "--target",
+        target,
+    ]
+    if verify:
+        argv.append("--verify")
+    return argv

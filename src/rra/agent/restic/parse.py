@@ -217,3 +217,28 @@ def parse_stats(text: str) -> Stats:
         return Stats.model_validate(data)
     except ValidationError as exc:
         raise _validation("stats", exc) from None
+
+
+class RestoreResult(_Output):
+    """What ``restic restore [--verify]`` said (text in 0.14-0.15; the summary line of later
+    versions reads the same): the verified file count, and the error count it reported."""
+
+    verified_files: int | None = None
+    errors: int = 0
+    message: str = ""
+
+
+_VERIFIED = re.compile(r"finished verifying (\d+) files")
+_ERRORS = re.compile(r"There were (\d+) errors")
+
+
+def parse_restore_output(stdout: str, stderr: str) -> RestoreResult:
+    text = f"{stdout}\n{stderr}"
+    verified = _VERIFIED.findall(text)
+    errors = _ERRORS.findall(text)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return RestoreResult(
+        verified_files=int(verified[-1]) if verified else None,
+        errors=int(errors[-1]) if errors else 0,
+        message="\n".join(lines[-3:]),
+    )

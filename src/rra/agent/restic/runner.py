@@ -25,12 +25,14 @@ from rra.agent.restic.errors import (
 from rra.agent.restic.parse import (
     CheckResult,
     DiffStatistics,
+    RestoreResult,
     Snapshot,
     Stats,
     Version,
     format_version,
     parse_check_output,
     parse_diff,
+    parse_restore_output,
     parse_snapshots,
     parse_stats,
     parse_version,
@@ -125,15 +127,23 @@ class Restic:
         return format_version(self.version())
 
     def snapshots(
-        self, repo: RepositoryAccess, host: str | None, timeout: float | timedelta
+        self,
+        repo: RepositoryAccess,
+        host: str | None,
+        timeout: float | timedelta,
+        paths: Sequence[str] = (),
     ) -> list[Snapshot]:
-        argv = commands.snapshots_argv(repo, host, binary=self.binary, cache=self.cache)
+        argv = commands.snapshots_argv(
+            repo, host, paths=paths, binary=self.binary, cache=self.cache
+        )
         snapshots = parse_snapshots(
             run_restic(self.host, argv, timeout, env=repo.environment).stdout_text
         )
         if host is not None:
             # restic filters by --host already; keep the contract even if a version does not.
             snapshots = [s for s in snapshots if s.hostname == host]
+        if paths:
+            snapshots = [s for s in snapshots if set(paths) <= set(s.paths)]
         return snapshots
 
     def check(
@@ -161,3 +171,22 @@ class Restic:
                 "expected exactly 1"
             )
         return stats
+
+    def restore(
+        self,
+        repo: RepositoryAccess,
+        snapshot_id: str,
+        target: str,
+        timeout: float | timedelta,
+        *,
+        verify: bool = True,
+    ) -> RestoreResult:
+        """Restore without the cache. Damage is a result (``errors`` > 0 or a ``ResticFailed``
+        message); no access (missing repository, wrong password, lock) raises."""
+        argv = commands.restore_argv(repo, snapshot_id, target, verify=verify, binary=self.binary)
+        result = run_restic(self.host, argv, timeout, accept_failure=True, env=repo.environment)
+        parsed = parse_restore_output(result.stdout_text, result.stderr_text)
+        if result.rc != 0:
+            message = classify_failure(result.rc, result.stderr_text, result.stdout_text).message
+            return parsed.model_copy(update={"errors": max(parsed.errors, 1), "message": message})
+        return parsed
