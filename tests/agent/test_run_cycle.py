@@ -21,7 +21,7 @@ from rra.agent.identity import verify_signature
 from rra.agent.local import LocalHost
 from rra.agent.run import RunSummary, next_delay, run_loop, run_once
 from rra.checks.canonical import canonical_json
-from rra.checks.protocol import HOST_HEADER
+from rra.checks.protocol import HOST_HEADER, SIGNATURE_HEADER
 from rra.checks.report import Report
 from tests.agent.stub_auditor import StubAuditor, serve, write_agent_config, write_enrollment
 
@@ -66,7 +66,11 @@ def test_one_cycle_delivers_a_signed_canonical_report(
     summary = run_once(load_config(enrolled(auditor, state, tmp_path)), HOST)
     assert summary.delivered, summary
     assert (summary.sent, summary.spooled, summary.dropped_total) == (1, 0, 0)
-    (request,) = auditor.requests
+    # First the (signed) drill claim, answered 404 by this stub: an auditor without drills.
+    claim, request = auditor.requests
+    assert claim.path == "/api/v1/drills/claim"
+    assert auditor.public_key is not None
+    assert verify_signature(auditor.public_key, claim.body, claim.headers[SIGNATURE_HEADER])
     assert request.headers[HOST_HEADER] == "host-1"
     (item,) = request.json()["reports"]
     payload = item["payload"].encode("utf-8")

@@ -21,12 +21,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from rra.agent.demo_fleet import free_loopback_port, wait_healthy
 from rra.agent.identity import HostKey
 from rra.auditor import admin
 from rra.auditor.db import make_engine, session_scope
+from rra.auditor.drills import schedule
 from rra.auditor.migrate import upgrade_to_head
 from rra.auditor.tls import init_tls
 from rra.auditor.tokens import Role
@@ -218,3 +220,35 @@ def auditor_server(
     server = start_server(data_dir, url, backend)
     yield server
     stop_server(server)
+
+
+# ── restore drills: a private database per backend (worker claims take every agentless run in a
+# database, so those tests cannot share the API server's) ──
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def drill_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database of its own (URL) for this module, on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('drills')) / 'auditor.db'}"
+        upgrade_to_head(url)
+        yield url
+        return
+    with scratch_database("rra_drills") as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture
+def drill_engine(drill_db: str) -> Iterator[Engine]:
+    """An engine on the module's database, emptied first: worker claims take every agentless
+    run there is, so each test starts from nothing."""
+    schedule.recent.clear()  # the per-process materialisation memo must not leak across tests
+    made = make_engine(drill_db)
+    with made.begin() as connection:
+        for table in ("drill_results", "drill_runs", "playbooks", "host_state", "reports", "hosts"):
+            connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    yield made
+    made.dispose()

@@ -26,6 +26,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr
     assert "readiness" in done.stdout
     assert "Fleet, as the auditor sees it" in done.stdout
+    assert "[PASS] restore drill 'finance-restore'" in done.stdout
     return folder
 
 
@@ -46,8 +47,12 @@ def test_demo_report_has_the_planted_facts(demo_folder: Path) -> None:
     assert statuses["recovery.backup_fresh"] == "fail"  # hr is 72 h old: beyond 2 × RPO
     assert statuses["recovery.mass_change"] == "warn"
     assert statuses["recovery.backup_offsite"] == "fail"
-    assert any(cap.startswith("recovery<=50") for cap in report.score.caps_applied)
-    assert report.score.pillars.recovery is not None and report.score.pillars.recovery <= 50
+    # The demo's restore drill passed, so the "no drill in 90 days" cap is lifted.
+    assert statuses["recovery.restore_drill"] == "pass"
+    assert not any(cap.startswith("recovery<=50") for cap in report.score.caps_applied)
+    (drill,) = report.facts.drills
+    assert drill.playbook == "finance-restore" and drill.verdict == "pass"
+    assert drill.rto_seconds is not None and drill.rto_seconds < 15 * 60
 
 
 def test_demo_delivered_its_report_to_the_auditor_it_started(demo_folder: Path) -> None:
@@ -57,6 +62,12 @@ def test_demo_delivered_its_report_to_the_auditor_it_started(demo_folder: Path) 
         stored = conn.execute("select report_id, seq from reports").fetchall()
         (score,) = conn.execute("select score_total from host_state").fetchone()
     assert stored == [(report.report_id, report.seq)]
+    with sqlite3.connect(database) as conn:
+        drills = conn.execute("select playbook, verdict, signer from drill_results").fetchall()
+        runs = conn.execute("select trigger, state from drill_runs").fetchall()
+    # The agent claimed the triggered run, ran it and sent signed evidence.
+    assert drills == [("finance-restore", "pass", "host")]
+    assert runs == [("manual", "done")]
     assert score == report.score.total  # same policy: the auditor's re-evaluation agrees
     spool = demo_folder / "state" / "spool"
     assert sorted(spool.glob("*.json")) == []  # acknowledged, so removed

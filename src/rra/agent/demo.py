@@ -7,6 +7,7 @@ days ago — writes an agent config for them and runs a real collection.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,12 @@ from rra.agent.cli import exit_code_for
 from rra.agent.collect import collect_report
 from rra.agent.collectors.system import collect_host_info
 from rra.agent.config import ConfigError, load_config
+from rra.agent.demo_drill import (
+    PLAYBOOK_NAME,
+    run_local_drill,
+    schedule_demo_drill,
+    write_demo_playbook,
+)
 from rra.agent.demo_fleet import (
     FleetDemoError,
     auditor_available,
@@ -28,12 +35,14 @@ from rra.agent.demo_fleet import (
     render_fleet,
     running_auditor,
 )
+from rra.agent.drill.render import render_drill
 from rra.agent.enroll import EnrollError
 from rra.agent.local import LocalHost
 from rra.agent.render import render_summary
 from rra.agent.restic.commands import backup_argv, init_argv
 from rra.agent.run import RunSummary
 from rra.agent.state import StateStore, atomic_write_bytes
+from rra.checks.drill import DrillResult
 from rra.checks.report import Report
 
 app = typer.Typer(help="Run the main job on embedded demo data.")
@@ -113,6 +122,9 @@ def build_demo(folder: Path, now: datetime) -> Path:
         path.unlink()
     backup(repos["finance"], finance, timedelta(hours=2))
     backup(repos["hr"], hr, timedelta(days=3))
+    write_demo_playbook(
+        folder, repos["finance"], password_file, finance, DEMO_HOST, host.hostname()
+    )
 
     config = folder / "agent.toml"
     config.write_text(
@@ -168,6 +180,7 @@ def demo(
             highlight=False,
         )
     reports: list[Report] = []
+    drills: list[DrillResult] = []
     fleet: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
     summary: RunSummary | None = None
     try:
@@ -175,6 +188,8 @@ def demo(
             config_path = build_demo(folder, now)
         config = load_config(config_path)
         host, state = LocalHost(), StateStore(folder / "state")
+        playbook = folder / "playbooks" / f"{PLAYBOOK_NAME}.yaml"
+        os.environ.setdefault("RRA_DRILL_LOCK", str(folder / "state" / "drill.lock"))
         if with_auditor:
             with (
                 err.status("starting the auditor (TLS on 127.0.0.1)") as status,
@@ -188,11 +203,15 @@ def demo(
                     state,
                     progress=lambda message: status.update(message),
                     on_report=reports.append,
+                    before_run=lambda: schedule_demo_drill(auditor, playbook, host.hostname()),
+                    on_drill=drills.append,
                 )
                 fleet = fetch_fleet(auditor)
                 status.update("stopping the auditor")
         else:
             with err.status("collecting") as status:
+                status.update("restore drill: restoring and verifying the finance snapshot")
+                drills.append(run_local_drill(playbook, host, state))
                 reports.append(
                     collect_report(config, host, state=state, progress=lambda m: status.update(m))
                 )
@@ -204,6 +223,8 @@ def demo(
     atomic_write_bytes(report_path, report.to_json().encode(), mode=0o644)
     console = Console()
     render_summary(report, console)
+    for drill in drills:
+        render_drill(drill, console)
     if fleet is not None and summary is not None:
         render_fleet(*fleet, console)
         err.print(

@@ -30,6 +30,7 @@ from rra.agent.host import Host
 from rra.agent.run import RunSummary, run_once
 from rra.agent.sender import RetryPolicy, tls_context
 from rra.agent.state import StateStore
+from rra.checks.drill import DrillResult
 from rra.checks.facts import HostInfo
 from rra.checks.report import Report
 
@@ -53,7 +54,7 @@ def auditor_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("fastapi", "sqlmodel"))
 
 
-def _auditor(data_dir: Path, *args: str) -> dict[str, Any]:
+def auditor_json(data_dir: Path, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [*RRA, "auditor", "--data-dir", str(data_dir), *args, "--json"],
         capture_output=True,
@@ -76,7 +77,7 @@ def free_loopback_port() -> int:
 @contextmanager
 def running_auditor(data_dir: Path) -> Iterator[DemoAuditor]:
     """init (CA, certificate, SQLite, admin token), serve on loopback over TLS, stop on exit."""
-    initialised = _auditor(data_dir, "init", "--hostname", "localhost", "--ip", "127.0.0.1")
+    initialised = auditor_json(data_dir, "init", "--hostname", "localhost", "--ip", "127.0.0.1")
     port = free_loopback_port()
     log_path = data_dir / "auditor.log"
     with log_path.open("wb") as log:
@@ -124,15 +125,19 @@ def enroll_and_run(
     *,
     progress: Callable[[str], None],
     on_report: Callable[[Report], None],
+    before_run: Callable[[], object] | None = None,
+    on_drill: Callable[[DrillResult], None] | None = None,
 ) -> RunSummary:
     progress("creating an enrollment token")
-    token = _auditor(
+    token = auditor_json(
         auditor.data_dir,
         "enroll-token", "create", "--org", config.agent.org,
         "--criticality", config.agent.criticality, "--expires", "1h",
     )["token"]  # fmt: skip
     progress("enrolling the agent")
     enroll(state.directory, auditor.url, token, auditor.ca_cert, host_info, force=True)
+    if before_run is not None:
+        before_run()
     return run_once(
         config,
         host,
@@ -140,6 +145,7 @@ def enroll_and_run(
         retry=RetryPolicy(attempts=3, max_wait=2.0),
         progress=progress,
         on_report=on_report,
+        on_drill=on_drill,
     )
 
 

@@ -32,6 +32,7 @@ from rra.agent.sender import (
 from rra.agent.spool import Spool, SpoolBusy
 from rra.agent.state import StateStore
 from rra.checks.canonical import canonical_json
+from rra.checks.drill import DrillResult
 from rra.checks.report import Report
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,7 @@ def run_once(
     should_stop: Callable[[], bool] = lambda: False,
     progress: Progress | None = None,
     on_report: Callable[[Report], None] | None = None,
+    on_drill: Callable[[DrillResult], None] | None = None,
 ) -> RunSummary:
     """One cycle. Raises EnrollError when not enrolled and SpoolBusy when another run is active;
     an undeliverable spool is not an exception but ``summary.error``. ``on_report`` sees the
@@ -85,6 +87,9 @@ def run_once(
     drills = drill_cycle(
         config, host, state, enrollment, key, retry=retry or retry_policy(config), progress=progress
     )
+    if on_drill is not None:
+        for result in drills.ran:
+            on_drill(result)
     with spool.exclusive():
         report = collect_report(config, host, state=state, progress=progress)
         # The auditor decides org and criticality (from the token); the report says the same.

@@ -32,18 +32,21 @@ def create_app(settings: AuditorSettings, engine: Engine | None = None) -> FastA
 
 def include_routers(app: FastAPI) -> None:
     """Every resource router; kept in one place so the published OpenAPI lists them all."""
-    from rra.auditor.api import admin_routes, findings, hosts, orgs
+    from rra.auditor.api import admin_routes, drills, findings, hosts, orgs, playbooks
 
     app.include_router(hosts.router)
     app.include_router(orgs.router)
     app.include_router(findings.router)
     app.include_router(admin_routes.router)
+    app.include_router(drills.router)
+    app.include_router(playbooks.router)
 
     # The write path: enrollment, report ingest, health and Prometheus metrics.
-    from rra.auditor.api import enroll, reports, system
+    from rra.auditor.api import drill_agents, enroll, reports, system
 
     app.include_router(enroll.router)
     app.include_router(reports.router)
+    app.include_router(drill_agents.router)
     app.include_router(system.router)
 
 

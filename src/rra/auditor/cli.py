@@ -15,6 +15,7 @@ from sqlmodel import func, select
 
 from rra.auditor import admin
 from rra.auditor.cli_admin import enroll_token_app, host_app, token_app, token_json
+from rra.auditor.cli_drill import drill_app, worker_command
 from rra.auditor.cli_support import (
     EXIT_OPERATIONAL,
     CliOptions,
@@ -33,6 +34,7 @@ from rra.auditor.db import make_engine, session_scope
 from rra.auditor.migrate import current_revision, head_revision, upgrade_to_head
 from rra.auditor.models import ApiToken
 from rra.auditor.settings import AuditorSettings, data_dir_from_env
+from rra.auditor.signing import auditor_key_path, load_or_create_auditor_key
 from rra.auditor.tls import (
     TlsPaths,
     cert_fingerprint,
@@ -46,6 +48,7 @@ app = typer.Typer(help="Run the central auditor.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(enroll_token_app, name="enroll-token")
 app.add_typer(host_app, name="host")
+app.add_typer(drill_app, name="drill")
 
 APP_FACTORY = "rra.auditor.app:app_from_env"
 
@@ -66,7 +69,7 @@ def auditor(
         ),
     ] = None,
 ) -> None:
-    """Run the central auditor: init, serve, migrate, tokens, enrollment tokens, hosts."""
+    """Run the central auditor: init, serve, migrate, tokens, enrollment tokens, hosts, drills."""
     ctx.obj = CliOptions(data_dir=data_dir_from_env(data_dir), config=config)
 
 
@@ -145,6 +148,8 @@ def init(
     _prepare_data_dir(options, database_url)
     settings = options.settings()
     paths = _ensure_certificates(settings.tls_dir, hostnames, addresses)
+    # Signs the drill results the worker produces for agentless hosts; kept if it exists.
+    auditor_key = load_or_create_auditor_key(settings.data_dir)
     with database_errors(settings):
         upgrade_to_head(settings.resolved_database_url)
         engine = make_engine(settings.resolved_database_url, pool_size=1)
@@ -165,6 +170,8 @@ def init(
                 "revision": head_revision(),
                 "ca_cert": str(paths.ca_cert),
                 "ca_fingerprint_sha256": fingerprint,
+                "auditor_key": str(auditor_key_path(settings.data_dir)),
+                "auditor_public_key": auditor_key.public_key_b64,
                 "token": token_json(row) | {"token": plaintext},
             }
         )
@@ -273,3 +280,7 @@ def rescore(
         print_json({"rescored": count, "policy_id": settings.policy_id})
         return
     out_console.print(f"re-evaluated {count} host state(s) under policy {settings.policy_id}")
+
+
+# Registered last so `rra auditor --help` lists it after the server commands.
+app.command("worker")(worker_command)

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from rra.agent.identity import verify_signature
+from rra.auditor.drills.merge import StoredDrills
 from rra.auditor.hostkeys import HostKeyCache, KnownHost
 from rra.auditor.report_store import (
     AcceptedReport,
@@ -161,13 +162,18 @@ def accept(
     signature: str,
     now: datetime,
     settings: AuditorSettings,
+    stored_drills: StoredDrills | None = None,
 ) -> AcceptedReport:
-    """Every check up to storage, then the auditor's own evaluation. Raises ``IngestRejected``."""
+    """Every check up to storage, then the auditor's own evaluation — of the report's facts plus
+    the host's stored drill results (``rra.auditor.drills.merge``). Raises ``IngestRejected``."""
     authenticate(host, host_id, payload, signature)
     report = parse_report(payload, now, settings)
     collected_at = _utc(report.collected_at)
+    facts = report.facts
+    if stored_drills is not None:
+        facts = stored_drills.merged(facts, collected_at, settings.policy.drill_max_age)
     metrics, findings, score = evaluate(
-        report.facts, CheckContext(now=collected_at, policy=settings.policy), auditor_checks()
+        facts, CheckContext(now=collected_at, policy=settings.policy), auditor_checks()
     )
     return AcceptedReport(
         report=report,
@@ -227,7 +233,8 @@ def ingest_single(
 ) -> Outcome:
     try:
         host = keys.lookup(engine, host_id)
-        accepted = accept(host, host_id, payload, signature, now, settings)
+        drills = StoredDrills.for_host(engine, host_id)
+        accepted = accept(host, host_id, payload, signature, now, settings, drills)
         return store(engine, keys, host_id, [accepted], settings, now)[0]
     except IngestRejected as error:
         return rejected(error)
@@ -251,12 +258,13 @@ def ingest_batch(
         raise IngestRejected(403, "retired", RETIRED)
     outcomes: list[Outcome | None] = []
     accepted: list[AcceptedReport] = []
+    drills = StoredDrills.for_host(engine, host_id)  # loaded once for the batch (oldest first)
     for item in items:
         payload = item.payload.encode("utf-8")
         try:
             if len(payload) > settings.server.max_body_bytes:
                 raise IngestRejected(413, "too_large", "report exceeds server.max_body_bytes")
-            accepted.append(accept(host, host_id, payload, item.signature, now, settings))
+            accepted.append(accept(host, host_id, payload, item.signature, now, settings, drills))
             outcomes.append(None)  # decided by the store below
         except IngestRejected as error:
             outcomes.append(rejected(error))

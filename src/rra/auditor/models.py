@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -140,3 +140,84 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=255)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# ── restore drills (DESIGN §8): playbooks, scheduled runs and the signed evidence they produce ──
+
+
+class PlaybookRow(SQLModel, table=True):
+    """A playbook scheduled from the auditor, stored exactly as uploaded (validated at upload)."""
+
+    __tablename__ = "playbooks"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(unique=True, max_length=64)
+    org: str = Field(index=True, max_length=255, description="'' = agency-wide")
+    yaml: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    schedule: str | None = Field(default=None, max_length=128)
+    enabled: bool = True
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+
+
+class DrillRun(SQLModel, table=True):
+    """One due execution of a playbook on one target, claimed atomically by its executor.
+
+    ``target`` is the host id for an enrolled host (hostnames are not unique in a fleet) and the
+    hostname for an agentless one; the unique key makes materialising a fire time idempotent.
+    """
+
+    __tablename__ = "drill_runs"
+    __table_args__ = (
+        UniqueConstraint("playbook_id", "target", "due_at", name="uq_drill_runs_due"),
+        Index("ix_drill_runs_claim", "executor_kind", "state", "due_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    # NULL once the playbook is removed: the run's history stays, nothing claims it again.
+    playbook_id: str | None = Field(default=None, foreign_key="playbooks.id", max_length=36)
+    playbook_name: str = Field(max_length=64)
+    org: str = Field(index=True, max_length=255, description="The target's org (scope unit)")
+    host_id: str | None = Field(default=None, foreign_key="hosts.id", max_length=36, index=True)
+    target: str = Field(max_length=255)
+    executor_kind: str = Field(max_length=8)  # agent | worker
+    trigger: str = Field(max_length=16)  # schedule | manual
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    state: str = Field(max_length=16)  # pending | claimed | done
+    claimed_by: str | None = Field(default=None, max_length=255)
+    claimed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    result_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DrillResultRow(SQLModel, table=True):
+    """Append-only: every accepted ``rra.drill/1`` exactly as signed, with who signed it."""
+
+    __tablename__ = "drill_results"
+    __table_args__ = (Index("ix_drill_results_host_started", "host_id", "started_at"),)
+
+    drill_id: str = Field(primary_key=True, max_length=36)
+    run_id: str | None = Field(default=None, max_length=36, index=True)
+    host_id: str | None = Field(default=None, foreign_key="hosts.id", max_length=36)
+    target: str = Field(max_length=255, description="The hostname the evidence names")
+    org: str = Field(index=True, max_length=255)
+    playbook: str = Field(index=True, max_length=64)
+    verdict: str = Field(max_length=8)
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    rto_seconds: float | None = None
+    rto_target_seconds: float | None = None
+    rpo_seconds: float | None = None
+    snapshot_id: str | None = Field(default=None, max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(max_length=128)
+    signer: str = Field(max_length=8)  # host | auditor
+    signer_key: str = Field(max_length=64, description="base64 Ed25519 public key that signed")
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -38,7 +38,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["admin"])
 MAX_ENROLL_TOKEN_LIFETIME = timedelta(days=30)
 
 
-def _org_in_scope(principal: Principal, org: str) -> str:
+def org_in_scope(principal: Principal, org: str) -> str:
     try:
         path = normalise_scope(org)
     except ValueError as error:
@@ -85,7 +85,7 @@ def _enroll_token_public(row: EnrollToken) -> EnrollTokenPublic:
     summary="Create an API token in your scope (the secret is shown once)",
 )
 def create_token(body: TokenCreate, principal: AdminDep, session: SessionDep) -> TokenCreated:
-    org = _org_in_scope(principal, body.org)
+    org = org_in_scope(principal, body.org)
     row, plaintext = admin.create_api_token(
         session, role=body.role, org_scope=org, name=body.name, actor=principal.token_id
     )
@@ -119,7 +119,7 @@ def revoke_token(token_id: str, principal: AdminDep, session: SessionDep) -> Tok
 def create_enroll_token(
     body: EnrollTokenCreate, principal: AdminDep, session: SessionDep
 ) -> EnrollTokenCreated:
-    org = _org_in_scope(principal, body.org)
+    org = org_in_scope(principal, body.org)
     if org == "":
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="a host belongs to an org, not to '/'"
