@@ -83,6 +83,7 @@ bench: test-deps sync-all
 	$(VENV)/bin/python bench/auth.py
 	$(VENV)/bin/python bench/exposure.py
 	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/python bench/drill.py --rounds 2
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo
