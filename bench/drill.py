@@ -397,7 +397,7 @@ def run(work: Path, options: argparse.Namespace) -> dict[str, Any]:
     for index in range(options.rounds):
         order = ("bare", "drill") if index % 2 == 0 else ("drill", "bare")
         for kind in order:
-            # Other work on the machine shows here (this process adds ~0.7 by itself).
+            # Other work on the machine shows here (the bench itself adds up to ~0.9 as it goes).
             loads[kind].append(round(os.getloadavg()[0], 2))
             if kind == "bare":
                 target = work / f"bare-{index}"
