@@ -30,7 +30,8 @@ RESTORED_PLACEHOLDER: Final = "{restored}"
 
 # Five cron fields (minute hour day month weekday); croniter validates them fully when loaded.
 _CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")
-_SUBSET = re.compile(r"^(\d+/\d+|\d{1,3}(\.\d+)?%)$")
+#: restic ``--read-data-subset``: ``N%`` or ``n/t`` (the restic adapter validates with it too).
+READ_DATA_SUBSET = re.compile(r"^(\d+/\d+|\d{1,3}(\.\d+)?%)$")
 
 
 class _Strict(BaseModel):
@@ -110,7 +111,7 @@ class ResticCheck(_Strict):
     @field_validator("read_data_subset")
     @classmethod
     def _subset(cls, value: str) -> str:
-        if not _SUBSET.match(value):
+        if not READ_DATA_SUBSET.match(value):
             raise ValueError(f"expected N% or n/t, got {value!r}")
         return value
 

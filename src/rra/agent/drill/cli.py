@@ -24,10 +24,7 @@ def _validate_one(path: Path) -> dict[str, Any]:
     try:
         playbook = load_playbook(path)
     except PlaybookError as exc:
-        errors = [
-            {"line": i.line, "column": i.column, "field": i.field, "message": i.message}
-            for i in exc.errors
-        ]
+        errors = [issue.as_dict() for issue in exc.errors]
         for issue in exc.errors:
             typer.echo(str(issue), err=True)
         return {"file": str(path), "valid": False, "name": None, "errors": errors}

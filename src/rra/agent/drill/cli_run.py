@@ -67,10 +67,7 @@ def run(
         for issue in exc.errors:
             err.print(escape(str(issue)), highlight=False, soft_wrap=True)
         if as_json:
-            errors = [
-                {"line": i.line, "column": i.column, "field": i.field, "message": i.message}
-                for i in exc.errors
-            ]
+            errors = [issue.as_dict() for issue in exc.errors]
             typer.echo(json.dumps({"file": str(playbook_file), "valid": False, "errors": errors}))
         raise typer.Exit(EXIT_INVALID) from None
     digest = playbook_sha256(playbook_file.read_text("utf-8"))

@@ -41,6 +41,15 @@ class PlaybookIssue:
     field: str
     message: str
 
+    def as_dict(self) -> dict[str, int | str | None]:
+        """The ``--json`` form (file is given once per playbook, beside the list)."""
+        return {
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+            "message": self.message,
+        }
+
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:

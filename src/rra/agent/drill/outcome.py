@@ -101,11 +101,17 @@ class DrillRecorder:
         run_id: str | None,
         reason: str,
     ) -> DrillResult:
-        recorder = cls.start(playbook, host, playbook_sha256, executor, run_id)
-        recorder.step("start", "error", reason)
-        recorder.error("operational", reason)
-        recorder.judge()
-        return recorder.finish()
+        return unrunnable_result(
+            run_id=run_id,
+            playbook=playbook.name,
+            playbook_sha256=playbook_sha256,
+            hostname=_hostname(host),
+            executor=executor,
+            reason=reason,
+            error_kind="operational",
+            started_at=datetime.now(UTC),
+            targets=playbook,
+        )
 
     @contextmanager
     def timed(self, name: str) -> Iterator[StepHandle]:
@@ -168,3 +174,35 @@ class DrillRecorder:
     def finish(self) -> DrillResult:
         self.result.ended_at = datetime.now(UTC)
         return self.result
+
+
+def unrunnable_result(
+    *,
+    run_id: str | None,
+    playbook: str,
+    playbook_sha256: str,
+    hostname: str,
+    executor: Executor,
+    reason: str,
+    error_kind: ErrorKind,
+    started_at: datetime,
+    targets: Playbook | None = None,
+) -> DrillResult:
+    """The evidence of a claimed drill that could not run (unreadable playbook, no transport,
+    an executor that crashed); ``targets`` supplies RTO/RPO targets when the playbook was read."""
+    return DrillResult(
+        run_id=run_id,
+        playbook=playbook,
+        playbook_sha256=playbook_sha256,
+        hostname=hostname,
+        executor=executor,
+        agent_version=__version__,
+        started_at=started_at,
+        ended_at=datetime.now(UTC),
+        rto_target_seconds=0.0 if targets is None else targets.rto.total_seconds(),
+        rpo_target_seconds=0.0 if targets is None else targets.rpo.total_seconds(),
+        steps=[DrillStep(name="start", status="error", message=reason[:2000])],
+        verdict="error",
+        reasons=[reason[:2000]],
+        error_kind=error_kind,
+    )

@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 
 import structlog
 
-from rra import __version__
 from rra.agent.config import AgentConfig
 from rra.agent.drill.load import PlaybookError, parse_playbook
 from rra.agent.drill.outbox import DrillOutbox, remember
+from rra.agent.drill.outcome import unrunnable_result
 from rra.agent.drill.runner import Progress, run_drill
 from rra.agent.enroll import Enrollment
 from rra.agent.host import Host
 from rra.agent.identity import HostKey
 from rra.agent.sender import AuditorSettingsError, DeliveryError, RetryPolicy, Sender, open_client
 from rra.agent.state import StateStore
-from rra.checks.drill import DrillResult, DrillStep
+from rra.checks.drill import DrillResult
 from rra.checks.protocol import ClaimedDrill, DrillClaimRequest
 
 log = structlog.get_logger(__name__)
@@ -38,34 +38,22 @@ class DrillCycle:
     error: str | None = None
 
 
-def invalid_playbook_result(claim: ClaimedDrill, hostname: str, message: str) -> DrillResult:
-    """The evidence for a claimed run whose playbook this agent cannot read (an older agent)."""
-    now = datetime.now(UTC)
-    return DrillResult(
-        run_id=claim.run_id,
-        playbook=claim.playbook,
-        playbook_sha256=claim.playbook_sha256,
-        hostname=hostname,
-        executor="agent",
-        agent_version=__version__,
-        started_at=now,
-        ended_at=now,
-        rto_target_seconds=0,
-        rpo_target_seconds=0,
-        steps=[DrillStep(name="playbook", status="error", message=message[:2000])],
-        verdict="error",
-        reasons=[f"the playbook could not be read: {message[:500]}"],
-        error_kind="invalid",
-    )
-
-
 def run_claimed(
     claim: ClaimedDrill, host: Host, config: AgentConfig, progress: Progress | None
 ) -> DrillResult:
     try:
         playbook = parse_playbook(claim.playbook_yaml, f"auditor:{claim.playbook}")
     except PlaybookError as exc:
-        return invalid_playbook_result(claim, host.hostname(), str(exc))
+        return unrunnable_result(
+            run_id=claim.run_id,
+            playbook=claim.playbook,
+            playbook_sha256=claim.playbook_sha256,
+            hostname=host.hostname(),
+            executor="agent",
+            reason=f"the playbook could not be read: {exc}",
+            error_kind="invalid",
+            started_at=datetime.now(UTC),
+        )
     return run_drill(
         playbook,
         host,

@@ -16,8 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rra.checks.playbook import READ_DATA_SUBSET
+
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{8,64}$")
-_SUBSET = re.compile(r"^(\d+/\d+|\d{1,3}(\.\d+)?%)$")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def read_data_args(read_data: str) -> list[str]:
         return []
     if read_data == "all":
         return ["--read-data"]
-    if _SUBSET.match(read_data):
+    if READ_DATA_SUBSET.match(read_data):
         if "/" in read_data:
             part, total = (int(x) for x in read_data.split("/"))
             if not 1 <= part <= total:

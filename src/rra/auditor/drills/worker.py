@@ -21,8 +21,8 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from rra import __version__
 from rra.agent.drill.load import PlaybookError, parse_playbook
+from rra.agent.drill.outcome import unrunnable_result
 from rra.agent.host import Host
 from rra.agent.identity import HostKey
 from rra.auditor.drills.claims import ClaimedRun, claim_runs
@@ -82,20 +82,16 @@ def error_result(
     started_at: datetime,
 ) -> DrillResult:
     """The evidence of a drill that could not run."""
-    return DrillResult(
+    return unrunnable_result(
         run_id=run.run_id,
         playbook=run.playbook,
         playbook_sha256=run.playbook_sha256,
         hostname=run.target,
         executor="worker",
-        agent_version=__version__,
-        started_at=started_at,
-        ended_at=datetime.now(UTC),
-        rto_target_seconds=0.0 if playbook is None else playbook.rto.total_seconds(),
-        rpo_target_seconds=0.0 if playbook is None else playbook.rpo.total_seconds(),
-        verdict="error",
-        reasons=[reason],
+        reason=reason,
         error_kind=error_kind,
+        started_at=started_at,
+        targets=playbook,
     )
 
 
