@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from tests.sshd_lab import SshdLab, sshd_available
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _skipped: list[str] = []
@@ -39,3 +42,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for nodeid in _skipped:
             terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+@pytest.fixture(scope="session")
+def sshd_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdLab]:
+    """Three real sshd instances on loopback (own host keys and configs), one per test session."""
+    require("root + sshd", sshd_available(), "run as root with openssh-server installed")
+    lab = SshdLab.create(tmp_path_factory.mktemp("sshd-lab"))
+    try:
+        lab.start(3)
+        yield lab
+    finally:
+        lab.close()

@@ -66,6 +66,8 @@ class Host(ABC):
 
     #: True when live-only facts (sockets, ``sshd -T``, boot time) describe the inspected system.
     live: bool = True
+    #: "linux" or "windows": which collectors apply (Windows hosts are reached through WinRM).
+    os_family: str = "linux"
 
     @abstractmethod
     def run(

@@ -13,7 +13,7 @@ import re
 
 from rra.agent.host import Host, HostError, ListeningSocket
 
-_PROCESS = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
+PROCESS_PATTERN = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
 _LOCAL = re.compile(
     r"^(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^\[\]]*?))(?:%(?P<dev>[^:\]]+))?:(?P<port>\d+|\*)$"
 )
@@ -23,7 +23,7 @@ class SsParseError(ValueError):
     """A line that is not ``ss -tuln`` output."""
 
 
-def _local(text: str) -> tuple[str, int] | None:
+def local_address(text: str) -> tuple[str, int] | None:
     found = _LOCAL.match(text)
     if found is None:
         raise SsParseError(f"unrecognised local address {text!r}")
@@ -51,13 +51,13 @@ def parse_ss(output: str) -> list[ListeningSocket]:
             continue
         if netid == "udp" and state not in {"UNCONN", "LISTEN"}:
             continue  # a connected UDP socket has a peer: not a service
-        local = _local(fields[4])
+        local = local_address(fields[4])
         if local is None:
             continue
         pid: int | None = None
         process: str | None = None
         users = " ".join(fields[6:])
-        found = _PROCESS.search(users)
+        found = PROCESS_PATTERN.search(users)
         if found is not None:
             process = found.group(1).replace('\\"', '"')
             pid = int(found.group(2))

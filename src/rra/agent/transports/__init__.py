@@ -1,0 +1,1 @@
+"""Remote ``Host`` transports for agentless collection: SSH (paramiko) and WinRM (pywinrm)."""
