@@ -84,6 +84,7 @@ bench: test-deps sync-all
 	$(VENV)/bin/python bench/exposure.py
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/drill.py --rounds 2
+	$(VENV)/bin/python bench/agentless.py --rounds 1
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo

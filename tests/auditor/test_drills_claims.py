@@ -242,7 +242,7 @@ def test_a_target_without_transport_gets_an_error_result_not_silence(
         row = session.exec(select(DrillResultRow)).one()
     evidence = DrillResult.model_validate_json(row.payload)
     assert evidence.error_kind == "operational" and evidence.executor == "worker"
-    assert "no transport is configured for host 'far-away.example'" in evidence.reasons[0]
+    assert "no transport for host 'far-away.example'" in evidence.reasons[0]
 
 
 def test_a_failing_executor_still_ends_in_an_error_result(

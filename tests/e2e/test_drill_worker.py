@@ -13,14 +13,16 @@ from sqlmodel import Session, select
 
 from rra.agent.identity import verify_signature
 from rra.agent.local import child_environment
+from rra.auditor.agentless.inventory_load import load_inventory
 from rra.auditor.db import make_engine, session_scope
 from rra.auditor.drills import schedule, store
-from rra.auditor.drills.worker import work_once
+from rra.auditor.drills.worker import inventory_transport, work_once
 from rra.auditor.migrate import upgrade_to_head
 from rra.auditor.models import DrillResultRow, DrillRun
 from rra.auditor.signing import load_or_create_auditor_key
 from rra.checks.drill import DrillResult
 from tests.conftest import require
+from tests.sshd_lab import SshdLab
 
 
 def _restic(*args: str) -> None:
@@ -29,30 +31,30 @@ def _restic(*args: str) -> None:
     )
 
 
+def _backed_up(
+    tmp_path: Path, name: str, files: int, snapshot_host: str
+) -> tuple[Path, Path, Path]:
+    """(data dir, password file, repository): ``files`` files backed up as ``snapshot_host``."""
+    require("restic", shutil.which("restic") is not None, "apt-get install -y restic")
+    data = tmp_path / "srv" / name
+    data.mkdir(parents=True)
+    for i in range(files):
+        (data / f"f{i}.txt").write_text(f"record {i}\n" * 100)
+    password = tmp_path / "pass"
+    password.write_text(f"{name} drill password\n")
+    repo = tmp_path / "repo"
+    _restic("--repo", str(repo), "--password-file", str(password), "init")
+    location = ["--repo", str(repo), "--password-file", str(password)]
+    _restic(*location, "backup", "--host", snapshot_host, str(data))
+    return data, password, repo
+
+
 def test_worker_runs_an_agentless_drill_with_real_restic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    require("restic", shutil.which("restic") is not None, "apt-get install -y restic")
     monkeypatch.setenv("RRA_DRILL_LOCK", str(tmp_path / "drill.lock"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data = tmp_path / "srv" / "app"
-    data.mkdir(parents=True)
-    for i in range(20):
-        (data / f"f{i}.txt").write_text(f"record {i}\n" * 100)
-    password = tmp_path / "pass"
-    password.write_text("worker demo password\n")
-    repo = tmp_path / "repo"
-    _restic("--repo", str(repo), "--password-file", str(password), "init")
-    _restic(
-        "--repo",
-        str(repo),
-        "--password-file",
-        str(password),
-        "backup",
-        "--host",
-        "localhost",
-        str(data),
-    )
+    data, password, repo = _backed_up(tmp_path, "app", 20, "localhost")
     playbook = f"""name: app-restore
 rto: 10m
 source: {{restic: {{repository: "{repo}", password_file: "{password}", host: localhost, path: "{data}"}}}}
@@ -80,4 +82,54 @@ verify: [{{files_min: 20}}]
     assert evidence.tree_digest and evidence.cleaned_up
     # A second pass finds nothing left to do: the run was executed exactly once.
     assert work_once(engine, key, worker_id="worker-2") == []
+    engine.dispose()
+
+
+def test_worker_runs_an_agentless_drill_over_ssh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd_lab: SshdLab
+) -> None:
+    """The inventory names the target; the worker reaches it through SSHHost (a real sshd)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data, password, repo = _backed_up(tmp_path, "ledger", 12, "fin-db1")
+    server = sshd_lab.servers[1]
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        f"""all:
+  hosts:
+    fin-db1:
+      address: 127.0.0.1
+      port: {server.port}
+      user: root
+      key_file: {sshd_lab.client_key}
+      known_hosts: {sshd_lab.known_hosts}
+"""
+    )
+    playbook = f"""name: ledger-restore
+rto: 10m
+source: {{restic: {{repository: "{repo}", password_file: "{password}", host: fin-db1, path: "{data}"}}}}
+sandbox: "{tmp_path / "drills"}"
+verify: [{{files_min: 12}}]
+"""
+    url = f"sqlite:///{tmp_path / 'auditor.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    schedule.recent.clear()
+    with session_scope(engine) as session:
+        store.add_playbook(session, playbook, org="mof")
+        store.trigger_run(session, "ledger-restore", "fin-db1")
+        store.trigger_run(session, "ledger-restore", "not-in-inventory")
+    key = load_or_create_auditor_key(tmp_path / "auditor")
+    transport = inventory_transport(load_inventory(inventory), sshd_lab.known_hosts)
+    outcomes = {o.target: o for o in work_once(engine, key, worker_id="w", transport=transport)}
+    with Session(engine) as session:
+        found = {r.target: r for r in session.exec(select(DrillResultRow)).all()}
+    assert outcomes["fin-db1"].verdict == "pass", [r.payload for r in found.values()]
+    assert outcomes["not-in-inventory"].verdict == "error"
+    with Session(engine) as session:
+        rows = {r.target: r for r in session.exec(select(DrillResultRow)).all()}
+    evidence = DrillResult.model_validate(json.loads(rows["fin-db1"].payload))
+    assert evidence.files_restored == 12 and evidence.tree_digest and evidence.cleaned_up
+    assert not any((tmp_path / "drills").iterdir()) if (tmp_path / "drills").exists() else True
+    missing = DrillResult.model_validate(json.loads(rows["not-in-inventory"].payload))
+    assert "not in the worker's inventory" in " ".join(missing.reasons)
     engine.dispose()

@@ -6,6 +6,7 @@ so one collector serves an agent, a ``--root`` audit of a mounted image and agen
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,17 @@ class CommandTimeout(HostError):
     """The command ran longer than its timeout and was killed."""
 
 
+def within_deadline(deadline: float | None, wanted: float, where: str) -> float:
+    """``wanted`` seconds, cut to what is left before a monotonic ``deadline`` (remote hosts'
+    per-host budget). Raises CommandTimeout once the budget is spent."""
+    if deadline is None:
+        return wanted
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise CommandTimeout(f"{where}: the host's time budget is spent")
+    return min(wanted, left)
+
+
 class Host(ABC):
     """What collectors may do to a host. Implementations never use a shell for argv commands."""
 
@@ -113,3 +125,13 @@ class Host(ABC):
     @abstractmethod
     def boot_time(self) -> datetime | None:
         """None when not live (a mounted image has no boot time)."""
+
+    def os_identity(self) -> tuple[str | None, str | None, str | None] | None:
+        """(OS name, version, machine id) when the transport reads them natively (WinRM).
+
+        None (the default) means: read ``/etc/os-release`` and ``/etc/machine-id`` as files."""
+        return None
+
+    def permission_hint(self) -> str:
+        """What would let this collection read root-only facts (shown in ``unknown`` reasons)."""
+        return "run the agent as root"

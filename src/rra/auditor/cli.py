@@ -15,6 +15,7 @@ from sqlmodel import func, select
 
 from rra.auditor import admin
 from rra.auditor.cli_admin import enroll_token_app, host_app, token_app, token_json
+from rra.auditor.cli_collect import collect_command
 from rra.auditor.cli_drill import drill_app, worker_command
 from rra.auditor.cli_support import (
     EXIT_OPERATIONAL,
@@ -284,3 +285,4 @@ def rescore(
 
 # Registered last so `rra auditor --help` lists it after the server commands.
 app.command("worker")(worker_command)
+app.command("collect")(collect_command)

@@ -220,6 +220,7 @@ def host_json(row: HostRow) -> dict[str, Any]:
         "os_family": row.os_family,
         "criticality": row.criticality,
         "labels": row.labels,
+        "collection": row.collection,
         "enrolled_at": timestamp(row.enrolled_at),
         "last_seen_at": timestamp(row.last_seen_at),
         "retired": row.retired_at is not None,
@@ -234,16 +235,24 @@ def _all_hosts(session: Session) -> list[HostRow]:
 
 @host_app.command("list")
 def host_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """List enrolled hosts."""
+    """List hosts: enrolled agents and agentless hosts collected by the auditor."""
     documents = [host_json(row) for row in run_admin(ctx, _all_hosts)]
     if json_output:
         print_json(documents)
         return
     rows = [
-        [d["id"], d["org"], d["hostname"], d["last_seen_at"], "yes" if d["retired"] else "no"]
+        [
+            d["id"],
+            d["org"],
+            d["hostname"],
+            d["collection"],
+            d["last_seen_at"],
+            "yes" if d["retired"] else "no",
+        ]
         for d in documents
     ]
-    print_table("Hosts", ("id", "org", "hostname", "last_seen_at", "retired"), rows)
+    columns = ("id", "org", "hostname", "collection", "last_seen_at", "retired")
+    print_table("Hosts", columns, rows)
 
 
 @host_app.command("retire")

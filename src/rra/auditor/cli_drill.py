@@ -207,16 +207,39 @@ def worker_command(
     worker_id: Annotated[
         str | None, typer.Option(help="Name recorded on claimed runs. Default host:pid.")
     ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option("--inventory", "-i", help="Reach targets over SSH as in `auditor collect`."),
+    ] = None,
+    known_hosts: Annotated[
+        Path | None, typer.Option(help="Pinned SSH host keys. Default <data_dir>/known_hosts.")
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Execute agentless drill runs (targets without an agent), signed with the auditor key."""
-    from rra.auditor.drills.worker import WorkOutcome, run_worker, work_once
+    from rra.auditor.agentless.inventory import InventoryError
+    from rra.auditor.agentless.inventory_load import load_inventory
+    from rra.auditor.drills.worker import (
+        Transport,
+        WorkOutcome,
+        inventory_transport,
+        local_transport,
+        run_worker,
+        work_once,
+    )
 
     try:
         every = parse_duration(interval)
     except ValueError as exc:
         fail(f"--interval {interval!r}: {exc}")
     settings = options_from(ctx).settings()
+    transport: Transport = local_transport
+    if inventory is not None:
+        try:
+            hosts = load_inventory(inventory)
+        except InventoryError as error:
+            fail(str(error))
+        transport = inventory_transport(hosts, known_hosts or settings.data_dir / "known_hosts")
     engine = ready_engine(settings)
     key = load_or_create_auditor_key(settings.data_dir)
     me = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -231,13 +254,21 @@ def worker_command(
     try:
         with database_errors(settings):
             if once:
-                for outcome in work_once(engine, key, worker_id=me):
+                for outcome in work_once(engine, key, worker_id=me, transport=transport):
                     show(outcome)
                 return
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
-                run_worker(engine, key, worker_id=me, interval=every, stop=stop, on_outcome=show)
+                run_worker(
+                    engine,
+                    key,
+                    worker_id=me,
+                    interval=every,
+                    stop=stop,
+                    on_outcome=show,
+                    transport=transport,
+                )
             except KeyboardInterrupt:
                 stop.set()
     finally:

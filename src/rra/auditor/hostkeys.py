@@ -26,7 +26,7 @@ MAX_ENTRIES = 200_000
 @dataclass(frozen=True)
 class KnownHost:
     host_id: str
-    public_key: str
+    public_key: str | None  # None: an agentless host, which nothing but the auditor signs for
     retired: bool
 
 

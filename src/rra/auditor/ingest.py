@@ -82,6 +82,9 @@ def authenticate(host: KnownHost | None, host_id: str, payload: bytes, signature
     if host is None:
         log.info("report refused", host_id=host_id[:64], reason="unknown host")
         raise IngestRejected(401, "unauthorized", UNAUTHORIZED)
+    if host.public_key is None:
+        log.info("report refused", host_id=host_id, reason="agentless host: no key may sign for it")
+        raise IngestRejected(401, "unauthorized", UNAUTHORIZED)
     if not verify_signature(host.public_key, payload, signature):
         log.info("report refused", host_id=host_id, reason="signature does not verify")
         raise IngestRejected(401, "unauthorized", UNAUTHORIZED)

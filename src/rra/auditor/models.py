@@ -24,7 +24,8 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 class HostRow(SQLModel, table=True):
-    """One enrolled host identity (one key). Re-enrollment or a clone is a new row."""
+    """One host identity: an enrolled agent (one key; re-enrollment or a clone is a new row), or
+    an agentless host of an inventory (no key: only the auditor collects it and signs for it)."""
 
     __tablename__ = "hosts"
 
@@ -35,7 +36,9 @@ class HostRow(SQLModel, table=True):
     os_family: str = Field(default="linux", max_length=16)
     criticality: str = Field(default="medium", max_length=8)
     labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    public_key: str = Field(unique=True, max_length=64)
+    # None for agentless hosts: nothing may ever sign a report as one of them but the auditor.
+    public_key: str | None = Field(default=None, unique=True, max_length=64)
+    collection: str = Field(default="agent", max_length=16)  # agent | agentless
     enrolled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     enroll_token_id: str | None = Field(default=None, max_length=36)
     retired_at: datetime | None = Field(

@@ -4,7 +4,7 @@ hash, a key or a whole facts document never leaks into an answer by accident."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +40,10 @@ class HostPublic(BaseModel):
     criticality: Criticality
     labels: dict[str, str]
     machine_id: str | None
+    collection: Literal["agent", "agentless"] = Field(
+        "agent",
+        description="agent: reports from its enrolled agent; agentless: collected by the auditor",
+    )
     status: HostStatus
     score: float | None = Field(
         description="The auditor's score of the latest report (null before the first report)"

@@ -35,6 +35,12 @@ class HostInfo(_Model):
     org: str = Field(description="Org path, e.g. mic/ais")
     criticality: Criticality = "medium"
     labels: dict[str, str] = Field(default_factory=dict)
+    collection: Literal["agent", "agentless"] = Field(
+        "agent", description="agent: the host's own agent; agentless: the auditor over a transport"
+    )
+    transport: Literal["local", "ssh", "winrm"] | None = Field(
+        None, description="How an agentless collection reached the host"
+    )
 
 
 class BackupFact(_Model):

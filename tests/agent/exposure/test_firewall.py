@@ -436,7 +436,7 @@ def test_not_root_is_unknown() -> None:
     }
     firewall = read_firewall(RecordedHost(outputs))
     assert firewall.fact.tool is None and firewall.fact.active is None
-    assert "(run as root)" in firewall.fact.reason
+    assert "(run the agent as root)" in firewall.fact.reason
     decision = firewall.decide("tcp", 22, BASTIONS)
     assert decision.decision == "unknown" and "Operation not permitted" in decision.evidence
 

@@ -66,3 +66,26 @@ def test_ssh_collection_matches_local_collection(
     assert remote.host.hostname == local.host.hostname
     assert remote.host.machine_id == local.host.machine_id
     assert remote.metrics == local.metrics
+
+
+def test_sudo_denied_makes_root_only_facts_unknown_with_sudos_answer(
+    sshd_lab: SshdLab, tmp_path: Path
+) -> None:
+    user = sshd_lab.add_user()
+    server = sshd_lab.servers[2]
+    with SSHHost(
+        "127.0.0.1",
+        server.port,
+        user,
+        key_file=sshd_lab.client_key,
+        allow_agent=False,
+        known_hosts=sshd_lab.known_hosts,
+        become=True,
+    ) as limited:
+        report = collect_report(AgentConfig(), limited, state=StateStore(tmp_path / "s"))
+    facts = report.facts
+    reasons = list(facts.unknown.values()) + [a.reason for a in facts.accounts or []]
+    assert any("sudo -n refused" in r and "password is required" in r for r in reasons), reasons
+    # the firewall needs root too: unknown, naming sudo's refusal instead of guessing "open"
+    assert facts.exposure is not None and facts.exposure.firewall is not None
+    assert "sudo -n refused" in facts.exposure.firewall.reason

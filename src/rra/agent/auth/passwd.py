@@ -80,7 +80,7 @@ def _read(host: Host, path: str) -> tuple[bytes | None, str | None]:
     try:
         raw = host.read_file(path)
     except PermissionError:
-        return None, f"{path}: permission denied (run the agent as root)"
+        return None, f"{path}: permission denied ({host.permission_hint()})"
     except OSError as exc:
         return None, f"{path}: {exc.strerror or exc}"
     if raw is None:

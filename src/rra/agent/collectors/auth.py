@@ -148,7 +148,8 @@ def collect_auth(
         if sudoers is not None and sudoers.errors:
             facts.unknown["sudoers"] = "; ".join(sudoers.errors[:3])
     except PermissionError:
-        sudoers, sudo_problem = None, "/etc/sudoers: permission denied (run the agent as root)"
+        sudo_problem = f"/etc/sudoers: permission denied ({host.permission_hint()})"
+        sudoers = None
         facts.unknown["sudoers"] = sudo_problem
     if config is None:
         facts.accounts = []

@@ -34,17 +34,21 @@ def _read_text(host: Host, path: str) -> str | None:
 
 
 def collect_host_info(host: Host, config: AgentConfig) -> HostInfo:
-    release = parse_os_release(
-        _read_text(host, "/etc/os-release") or _read_text(host, "/usr/lib/os-release") or ""
-    )
-    machine_id = (_read_text(host, "/etc/machine-id") or "").strip() or None
+    identity = host.os_identity()
+    if identity is not None:
+        name, version, machine_id = identity
+    else:
+        release = parse_os_release(
+            _read_text(host, "/etc/os-release") or _read_text(host, "/usr/lib/os-release") or ""
+        )
+        name = release.get("PRETTY_NAME") or release.get("NAME")
+        version = release.get("VERSION_ID")
+        machine_id = (_read_text(host, "/etc/machine-id") or "").strip() or None
     return HostInfo(
         hostname=host.hostname(),
         fqdn=host.fqdn(),
         os=OsInfo(
-            family="linux",
-            name=release.get("PRETTY_NAME") or release.get("NAME"),
-            version=release.get("VERSION_ID"),
+            family="windows" if host.os_family == "windows" else "linux", name=name, version=version
         ),
         boot_time=host.boot_time(),
         machine_id=machine_id,

@@ -8,6 +8,7 @@ does the same through ``Host.run`` with plain POSIX tools (``realpath``, ``df``,
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import sqlite3
 import time
@@ -115,7 +116,11 @@ class CommandDrillFS(DrillFS):
         return self._run(["realpath", "-m", "--", path]).strip()
 
     def free_bytes(self, path: str) -> int:
-        out = self._run(["df", "-P", "-B1", "--", path]).splitlines()
+        # df needs an existing path, and the sandbox is only created after this check
+        probe = path
+        while probe not in ("/", "") and not self.host.exists(probe):
+            probe = posixpath.dirname(probe)
+        out = self._run(["df", "-P", "-B1", "--", probe or "/"]).splitlines()
         return int(out[-1].split()[3])
 
     def make_dirs(self, path: str) -> None:

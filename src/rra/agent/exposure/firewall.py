@@ -239,7 +239,7 @@ def read_firewall(host: Host, timeout: float = 30.0) -> Firewall:
     if not any(o.status == "ok" for o in outputs):
         worst = next((o for o in outputs if o.status == "denied"), None)
         detail = (worst or next(o for o in outputs if o.status != "missing")).stderr
-        hint = " (run as root)" if worst is not None else ""
+        hint = f" ({host.permission_hint()})" if worst is not None else ""
         problem = (
             f"firewall rules not readable{hint}: {detail.splitlines()[-1] if detail else 'failed'}"
         )

@@ -39,6 +39,7 @@ from rra.agent.host import (
     Host,
     ListeningSocket,
     RunResult,
+    within_deadline,
 )
 from rra.agent.transports.ssh_keys import (
     HostKeyMismatch,
@@ -63,6 +64,9 @@ _ENV_READER = (
     'export "${rra_kv%%=*}=$(printf %s "${rra_kv#*=}" | base64 -d)"; done; exec "$@"'
 )
 _REMOTE_GRACE_SECONDS = 2
+# A non-root login's PATH lacks the sbin directories, where nft, iptables-save, ss and sshd live:
+# without them a collection would conclude "no firewall installed" instead of "not readable".
+REMOTE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class SSHHost(Host):
@@ -104,12 +108,7 @@ class SSHHost(Host):
     # --- session ---------------------------------------------------------------------------
 
     def _remaining(self, wanted: float) -> float:
-        if self.deadline is None:
-            return wanted
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise CommandTimeout(f"{self.address}: the host's time budget is spent")
-        return min(wanted, left)
+        return within_deadline(self.deadline, wanted, self.address)
 
     def connect(self) -> paramiko.SSHClient:
         with self._lock:
@@ -152,6 +151,13 @@ class SSHHost(Host):
                 raise SSHAuthError(
                     f"{self.address}:{self.port}: authentication failed: {exc}"
                 ) from None
+            except paramiko.ssh_exception.NoValidConnectionsError as exc:
+                client.close()
+                refused = all(
+                    isinstance(error, ConnectionRefusedError) for error in exc.errors.values()
+                )
+                detail = "connection refused (no SSH server on that port)" if refused else str(exc)
+                raise SSHUnreachable(f"{self.address}:{self.port}: {detail}") from None
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 client.close()
                 detail = str(exc) or type(exc).__name__
@@ -188,6 +194,11 @@ class SSHHost(Host):
             self.sudo_refused = f"sudo -n refused for {self.user or 'the login user'}: " + (
                 answer[-1] if answer else f"exit {probe.rc}"
             )
+
+    def permission_hint(self) -> str:
+        if not self.become:
+            return "set become: true for this host, or collect as root"
+        return self.sudo_refused or "sudo -n was allowed, yet the read was refused"
 
     @property
     def privileged(self) -> bool:
@@ -230,7 +241,16 @@ class SSHHost(Host):
             command = ["sh", "-c", _ENV_READER, "rra-env", *command]
         # sudo outermost: it resets the environment, so the reader must run below it.
         limit = str(int(timeout) + _REMOTE_GRACE_SECONDS)
-        command = ["env", "LC_ALL=C.UTF-8", "timeout", "-k", "2", limit, *command]
+        command = [
+            "env",
+            "LC_ALL=C.UTF-8",
+            f"PATH={REMOTE_PATH}",
+            "timeout",
+            "-k",
+            "2",
+            limit,
+            *command,
+        ]
         text = shlex.join(["sudo", "-n", "--", *command] if sudo else command)
         try:
             channel = transport.open_session(timeout=timeout)

@@ -56,6 +56,7 @@ def host_public(
         criticality=host.criticality,
         labels=host.labels,
         machine_id=host.machine_id,
+        collection="agentless" if host.collection == "agentless" else "agent",
         status=host_status(host, now, settings),
         score=None if score is None else score.get("total"),
         score_model=None if score is None else score.get("model"),

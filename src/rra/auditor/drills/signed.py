@@ -119,7 +119,8 @@ def result_from_host(
                 "host",
                 host_id,
                 now,
-                signer_key=host.public_key,
+                # _verified refused key-less (agentless) hosts, so the key is there
+                signer_key=host.public_key or "",
             )
         except IngestRejected:
             session.rollback()

@@ -4,8 +4,9 @@ them, signs each result with the auditor key and stores it like any other result
 Every claimed run ends in a stored result — a drill that cannot run (no transport for the target
 yet, a playbook that no longer loads, the executor raising) is an ``error`` result saying why,
 never a silently dropped run. Runs are claimed one at a time, so a lease starts when its drill
-does. The transport is a small replaceable function: until agentless SSH exists, only this
-machine itself is reachable (``LocalHost``).
+does. The transport is a small replaceable function: with an inventory (``--inventory``) a
+target is the inventory host of that name (or address), reached over SSH like agentless
+collection; without one, only this machine itself is reachable (``LocalHost``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 import structlog
@@ -25,6 +27,8 @@ from rra.agent.drill.load import PlaybookError, parse_playbook
 from rra.agent.drill.outcome import unrunnable_result
 from rra.agent.host import Host
 from rra.agent.identity import HostKey
+from rra.auditor.agentless.connect import close_host
+from rra.auditor.agentless.inventory import Inventory
 from rra.auditor.drills.claims import ClaimedRun, claim_runs
 from rra.auditor.drills.results import StoreStatus, store_result
 from rra.auditor.ingest import IngestRejected
@@ -66,12 +70,28 @@ def run_with_runner(
 
 
 def local_transport(target: str) -> Host | None:
-    """``LocalHost`` when ``target`` is this machine, else None (no transport configured yet).
-    Replace with an inventory-backed resolver when agentless SSH lands."""
+    """``LocalHost`` when ``target`` is this machine, else None (not in any inventory)."""
     from rra.agent.local import LocalHost
 
     names = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
     return LocalHost() if target.lower() in names else None
+
+
+def inventory_transport(inventory: Inventory, known_hosts: Path) -> Transport:
+    """Targets resolved through an inventory (by host name, else by address), this machine last.
+
+    The connection has no deadline of its own: the playbook's ``timeout`` bounds the drill."""
+    from rra.auditor.agentless.connect import open_host
+
+    def resolve(target: str) -> Host | None:
+        host = inventory.hosts.get(target) or next(
+            (h for h in inventory.hosts.values() if h.vars.address == target), None
+        )
+        if host is None:
+            return local_transport(target)
+        return open_host(host, known_hosts=known_hosts, deadline=None)
+
+    return resolve
 
 
 def error_result(
@@ -112,23 +132,28 @@ def execute_run(run: ClaimedRun, execute: Execute, transport: Transport) -> Dril
         )
     if host is None:
         reason = (
-            f"no transport is configured for host {run.target!r} yet: the worker can only run "
-            "drills on its own machine until agentless SSH is available; enroll an agent there"
+            f"no transport for host {run.target!r}: it is not in the worker's inventory "
+            "(rra auditor worker --inventory FILE) and not this machine; or enroll an agent there"
         )
         return error_result(run, playbook, reason, "operational", started)
     try:
-        return execute(
+        result = execute(
             playbook,
             host,
             playbook_sha256=run.playbook_sha256,
             executor="worker",
             run_id=run.run_id,
         )
+        # The evidence names the target as the auditor knows it (the inventory name), so it
+        # meets the run and the host's reports; the machine may call itself something else.
+        return result.model_copy(update={"hostname": run.target})
     except Exception as exc:  # the run must still end in evidence, whatever went wrong
         log.exception("drill execution failed", run_id=run.run_id)
         return error_result(
             run, playbook, f"the drill runner failed: {exc}", "operational", started
         )
+    finally:
+        close_host(host)  # a remote session ends with its drill
 
 
 @dataclass(frozen=True)
