@@ -38,7 +38,7 @@ def _ssh(port: int, exposure: str = "inferred") -> ServiceFact:
         process="sshd",
         service="ssh",
         admin=True,
-        exposure=exposure,  # type: ignore[arg-type]
+        exposure=exposure,
         reason="no firewall rule restricts it",
     )
 
