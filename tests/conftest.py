@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.sshd_lab import SshdLab, sshd_available
+if TYPE_CHECKING:  # imported lazily: test_ci_policy copies this file where `tests` is absent
+    from tests.sshd_lab import SshdLab
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _skipped: list[str] = []
@@ -47,6 +49,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def sshd_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdLab]:
     """Three real sshd instances on loopback (own host keys and configs), one per test session."""
+    from tests.sshd_lab import SshdLab, sshd_available
+
     require("root + sshd", sshd_available(), "run as root with openssh-server installed")
     lab = SshdLab.create(tmp_path_factory.mktemp("sshd-lab"))
     try:
