@@ -78,7 +78,7 @@ class SshdLab:
             for server in started:
                 handle.write(server.known_hosts_line())
         for server in started:
-            _wait_for(server.port)
+            wait_for(server.port)
         return started
 
     def _start_one(self, extra: str) -> Sshd:
@@ -149,7 +149,7 @@ class SshdLab:
             subprocess.run(["userdel", "-r", "-f", name], capture_output=True, check=False)
 
 
-def _wait_for(port: int, seconds: float = 10.0) -> None:
+def wait_for(port: int, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

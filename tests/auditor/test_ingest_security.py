@@ -248,3 +248,26 @@ def test_retired_host_is_403(auditor_server: AuditorServer) -> None:
     # Once known retired, the refusal comes before the body is even parsed.
     body = b"not json"
     assert post_signed(auditor_server, host.host_id, body, host.key.sign(body)).status_code == 403
+
+
+def test_nothing_can_post_as_an_agentless_host(auditor_server: AuditorServer) -> None:
+    """An agentless host has no key: a report claiming to be it is refused whoever signed it,
+    including a signature by the auditor's own key (only the auditor's collector stores those)."""
+    from rra.auditor.agentless.store import store_agentless
+    from rra.auditor.signing import load_or_create_auditor_key
+
+    auditor_key = load_or_create_auditor_key(auditor_server.data_dir)
+    report = make_report()
+    marks = {"org": unique_org(), "collection": "agentless", "transport": "ssh"}
+    report = report.model_copy(update={"host": report.host.model_copy(update=marks)})
+    host_id, status = store_agentless(
+        auditor_server.engine, auditor_key, AuditorSettings(), "branch-fs1", report
+    )
+    assert status == "stored"
+    for key in (HostKey.generate(), auditor_key):
+        forged = make_report()
+        body = canonical_json(forged)
+        response = post_signed(auditor_server, host_id, body, key.sign(body))
+        assert response.status_code == 401
+        assert response.json()["detail"] == UNAUTHORIZED
+    assert [row.report_id for row in history(auditor_server, host_id)] == [report.report_id]

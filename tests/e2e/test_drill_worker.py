@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from rra.agent.identity import verify_signature
@@ -49,6 +50,17 @@ def _backed_up(
     return data, password, repo
 
 
+def _auditor_with(tmp_path: Path, playbook: str) -> Engine:
+    """A migrated SQLite auditor database holding ``playbook`` (org mof)."""
+    url = f"sqlite:///{tmp_path / 'auditor.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    schedule.recent.clear()
+    with session_scope(engine) as session:
+        store.add_playbook(session, playbook, org="mof")
+    return engine
+
+
 def test_worker_runs_an_agentless_drill_with_real_restic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,12 +73,8 @@ source: {{restic: {{repository: "{repo}", password_file: "{password}", host: loc
 sandbox: "{tmp_path / "drills"}"
 verify: [{{files_min: 20}}]
 """
-    url = f"sqlite:///{tmp_path / 'auditor.db'}"
-    upgrade_to_head(url)
-    engine = make_engine(url)
-    schedule.recent.clear()
+    engine = _auditor_with(tmp_path, playbook)
     with session_scope(engine) as session:
-        store.add_playbook(session, playbook, org="mof")
         run_id = store.trigger_run(session, "app-restore", "localhost").id
     key = load_or_create_auditor_key(tmp_path / "auditor")
     outcomes = work_once(engine, key, worker_id="worker-1")
@@ -110,12 +118,8 @@ source: {{restic: {{repository: "{repo}", password_file: "{password}", host: fin
 sandbox: "{tmp_path / "drills"}"
 verify: [{{files_min: 12}}]
 """
-    url = f"sqlite:///{tmp_path / 'auditor.db'}"
-    upgrade_to_head(url)
-    engine = make_engine(url)
-    schedule.recent.clear()
+    engine = _auditor_with(tmp_path, playbook)
     with session_scope(engine) as session:
-        store.add_playbook(session, playbook, org="mof")
         store.trigger_run(session, "ledger-restore", "fin-db1")
         store.trigger_run(session, "ledger-restore", "not-in-inventory")
     key = load_or_create_auditor_key(tmp_path / "auditor")

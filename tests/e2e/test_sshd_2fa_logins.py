@@ -15,7 +15,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from rra.agent.collectors.auth import collect_auth
 from rra.agent.local import LocalHost
 from tests.conftest import require
+from tests.sshd_lab import wait_for
 
 SSHD = "/usr/sbin/sshd"
 PAM_MODULE = "/lib/x86_64-linux-gnu/security/pam_google_authenticator.so"
@@ -160,13 +160,7 @@ def server_factory(lab: Lab) -> Iterator[StartServer]:
             stderr=subprocess.DEVNULL,
         )
         started.append((pidfile, pam_file))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        wait_for(port)
         return Server(port, config, service)
 
     yield start

@@ -132,6 +132,9 @@ class Host(ABC):
         None (the default) means: read ``/etc/os-release`` and ``/etc/machine-id`` as files."""
         return None
 
+    def close(self) -> None:  # noqa: B027 - deliberately optional: local hosts hold nothing
+        """End any session the transport holds (remote transports); local ones hold none."""
+
     def permission_hint(self) -> str:
         """What would let this collection read root-only facts (shown in ``unknown`` reasons)."""
         return "run the agent as root"

@@ -6,7 +6,6 @@ import gzip
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
@@ -22,6 +21,7 @@ from rra.checks.evaluate import evaluate
 from rra.checks.facts import Facts
 from tests.agent.exposure.utmp_writer import login, logout, write_wtmp
 from tests.conftest import require
+from tests.sshd_lab import wait_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CONFIG = ExposureSection(bastions=[ip_network("10.0.5.0/28")], window=timedelta(days=30))
@@ -96,13 +96,7 @@ def sshd_everywhere(tmp_path: Path) -> Iterator[int]:
     pidfile = tmp_path / "sshd.pid"
     config.write_text(f"Port {port}\nListenAddress 0.0.0.0\nHostKey {key}\nPidFile {pidfile}\n")
     subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.02)
+    wait_for(port)
     yield port
     if pidfile.exists():
         subprocess.run(["kill", pidfile.read_text().strip()], check=False)

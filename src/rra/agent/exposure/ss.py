@@ -10,6 +10,8 @@ for sockets the caller may not inspect (non-root sees only its own). Local addre
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from rra.agent.host import Host, HostError, ListeningSocket
 
@@ -17,6 +19,9 @@ PROCESS_PATTERN = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
 _LOCAL = re.compile(
     r"^(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^\[\]]*?))(?:%(?P<dev>[^:\]]+))?:(?P<port>\d+|\*)$"
 )
+
+
+T = TypeVar("T")
 
 
 class SsParseError(ValueError):
@@ -65,12 +70,19 @@ def parse_ss(output: str) -> list[ListeningSocket]:
     return sockets
 
 
+def run_ss(host: Host, argv: Sequence[str], parse: Callable[[str], T], timeout: float) -> T:
+    """Run one ss command on the host and parse it. HostError when it fails or prints something
+    else (the listener and the established-connection readers share this)."""
+    shown = " ".join(argv)
+    result = host.run(list(argv), timeout=timeout)
+    if result.rc != 0:
+        raise HostError(f"{shown} failed (rc {result.rc}): {result.stderr_text.strip()}")
+    try:
+        return parse(result.stdout_text)
+    except SsParseError as exc:
+        raise HostError(f"{shown}: {exc}") from exc
+
+
 def listening_sockets_via_ss(host: Host, timeout: float = 30.0) -> list[ListeningSocket]:
     """Run ``ss -H -tulnp`` on the host. HostError when it fails or prints something else."""
-    result = host.run(["ss", "-H", "-tulnp"], timeout=timeout)
-    if result.rc != 0:
-        raise HostError(f"ss -H -tulnp failed (rc {result.rc}): {result.stderr_text.strip()}")
-    try:
-        return parse_ss(result.stdout_text)
-    except SsParseError as exc:
-        raise HostError(f"ss -H -tulnp: {exc}") from exc
+    return run_ss(host, ("ss", "-H", "-tulnp"), parse_ss, timeout)

@@ -7,8 +7,8 @@ Checked against iproute2 6.1 (Debian 12).
 
 from __future__ import annotations
 
-from rra.agent.exposure.ss import PROCESS_PATTERN, SsParseError, local_address
-from rra.agent.host import Connection, Host, HostError
+from rra.agent.exposure.ss import PROCESS_PATTERN, SsParseError, local_address, run_ss
+from rra.agent.host import Connection, Host
 
 ARGV = ("ss", "-H", "-tnp", "state", "established")
 
@@ -36,10 +36,4 @@ def parse_established(output: str) -> list[Connection]:
 
 def established_via_ss(host: Host, timeout: float = 30.0) -> list[Connection]:
     """Run ss on the host. HostError when it fails or prints something else."""
-    result = host.run(list(ARGV), timeout=timeout)
-    if result.rc != 0:
-        raise HostError(f"{' '.join(ARGV)} failed (rc {result.rc}): {result.stderr_text.strip()}")
-    try:
-        return parse_established(result.stdout_text)
-    except SsParseError as exc:
-        raise HostError(f"{' '.join(ARGV)}: {exc}") from exc
+    return run_ss(host, ARGV, parse_established, timeout)

@@ -24,7 +24,6 @@ from rra.agent.host import Host, HostError
 from rra.agent.state import StateStore
 from rra.auditor.agentless.connect import (
     AgentlessSetupError,
-    close_host,
     collection_config,
     open_host,
 )
@@ -48,7 +47,6 @@ class HostOutcome:
     reason: str | None
     report: Report
     seconds: float
-    stored: str | None = None  # stored | duplicate | conflict | refused, once stored
 
 
 def _host_info(host: InventoryHost, org: str, hostname: str | None = None) -> HostInfo:
@@ -58,8 +56,7 @@ def _host_info(host: InventoryHost, org: str, hostname: str | None = None) -> Ho
         org=org,
         criticality=host.vars.criticality,
         labels=dict(host.vars.labels),
-        collection="agentless",
-        transport=host.vars.transport,
+        **_agentless_marks(host),
     )
 
 
@@ -152,7 +149,7 @@ def collect_one(
         return finish("failed", reason, unknown_report(host, org, reason, now, state.next_seq()))
     finally:
         if remote is not None:
-            close_host(remote)
+            remote.close()
 
 
 def _agentless_marks(host: InventoryHost) -> dict[str, object]:

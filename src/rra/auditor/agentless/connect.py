@@ -95,9 +95,3 @@ def open_host(host: InventoryHost, *, known_hosts: Path, deadline: float | None)
         ssh.close()
         raise
     return ssh
-
-
-def close_host(host: Host) -> None:
-    close = getattr(host, "close", None)
-    if callable(close):
-        close()

@@ -30,7 +30,6 @@ class CollectOptions:
 def run_collection(
     hosts: Sequence[InventoryHost],
     options: CollectOptions,
-    on_started: Callable[[InventoryHost], None] | None = None,
     on_done: Callable[[HostOutcome], None] | None = None,
 ) -> list[HostOutcome]:
     """Every host's outcome, in inventory order; never raises for a host's failure."""
@@ -44,8 +43,6 @@ def run_collection(
             # Submit only as many as there are forks, so "started" means started.
             while queue and len(running) < options.forks:
                 host = queue.pop(0)
-                if on_started is not None:
-                    on_started(host)
                 future = pool.submit(
                     collect_one,
                     host,

@@ -27,7 +27,6 @@ from rra.agent.drill.load import PlaybookError, parse_playbook
 from rra.agent.drill.outcome import unrunnable_result
 from rra.agent.host import Host
 from rra.agent.identity import HostKey
-from rra.auditor.agentless.connect import close_host
 from rra.auditor.agentless.inventory import Inventory
 from rra.auditor.drills.claims import ClaimedRun, claim_runs
 from rra.auditor.drills.results import StoreStatus, store_result
@@ -153,7 +152,7 @@ def execute_run(run: ClaimedRun, execute: Execute, transport: Transport) -> Dril
             run, playbook, f"the drill runner failed: {exc}", "operational", started
         )
     finally:
-        close_host(host)  # a remote session ends with its drill
+        host.close()  # a remote session ends with its drill
 
 
 @dataclass(frozen=True)
