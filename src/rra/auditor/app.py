@@ -36,6 +36,7 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(hosts.router)
     app.include_router(orgs.router)
+    app.include_router(orgs.trend_router)
     app.include_router(findings.router)
     app.include_router(admin_routes.router)
     app.include_router(drills.router)

@@ -3,13 +3,14 @@ hash, a key or a whole facts document never leaks into an answer by accident."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from rra.auditor.lifecycle import HostStatus
 from rra.auditor.tokens import Role
+from rra.checks.drill import Verdict
 from rra.checks.facts import Criticality, HostInfo
 from rra.checks.report import (
     SCORE_MODEL,
@@ -30,6 +31,14 @@ class Page(BaseModel, Generic[ItemT]):
     total: int = Field(description="Matching items across all pages")
     limit: int
     offset: int
+
+
+class LastDrill(BaseModel):
+    drill_id: str
+    playbook: str
+    verdict: Verdict
+    started_at: datetime
+    ended_at: datetime
 
 
 class HostPublic(BaseModel):
@@ -58,6 +67,12 @@ class HostPublic(BaseModel):
         description="Another host that presented the same machine_id with another key"
     )
     dropped_reports: int = Field(description="Reports the agent's spool dropped (never silent)")
+    metrics: Metrics | None = Field(
+        None, description="DESIGN §3 metrics of the latest report (null before the first report)"
+    )
+    last_drill: LastDrill | None = Field(
+        None, description="The host's newest restore drill result, whatever its verdict"
+    )
 
 
 class LatestReport(BaseModel):
@@ -74,7 +89,6 @@ class LatestReport(BaseModel):
 
 class HostDetail(HostPublic):
     latest_report: LatestReport | None
-    metrics: Metrics | None
     findings: list[Finding]
 
 
@@ -97,6 +111,13 @@ class FindingRow(BaseModel):
     severity: Severity
     title: str
     points_lost: float
+
+
+class TrendPoint(BaseModel):
+    day: date = Field(description="UTC day the reports were collected")
+    score: float = Field(description="Mean auditor score of the reports collected that day")
+    hosts: int = Field(description="Hosts that reported that day")
+    reports: int
 
 
 class HostStatusCounts(BaseModel):

@@ -1,4 +1,5 @@
-"""The Textual terminal UI (arrives with issue 8).
+"""The Textual terminal UI: ``rra tui`` (DESIGN §1: the only package that imports textual).
 
-Empty for now; it exists so the layering contracts in pyproject.toml are enforced from day one.
+Data comes through a :class:`~rra.tui.source.DataSource` — the auditor's HTTP API or one local
+report file — so every screen works the same online and offline.
 """

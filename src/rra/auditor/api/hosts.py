@@ -17,9 +17,10 @@ from sqlmodel import Session, col, select
 
 from rra.auditor import admin
 from rra.auditor.api.deps import AdminDep, Principal, ReaderDep, SessionDep, SettingsDep
+from rra.auditor.drills.queries import last_drills
 from rra.auditor.lifecycle import HostStatus, host_status, status_filter
 from rra.auditor.models import HostRow, HostState, ReportRow, as_utc, utcnow
-from rra.auditor.schemas import HostDetail, HostPublic, LatestReport, Page, ScorePoint
+from rra.auditor.schemas import HostDetail, HostPublic, LastDrill, LatestReport, Page, ScorePoint
 from rra.auditor.scoping import narrow_scope, within_org
 from rra.auditor.settings import AuditorSettings
 from rra.auditor.tokens import normalise_scope
@@ -43,11 +44,12 @@ def visible_host(session: Session, principal: Principal, host_id: str) -> HostRo
 
 def host_public(
     host: HostRow,
-    score: Mapping[str, Any] | None,
-    collected_at: datetime | None,
+    state: _StateColumns,
     now: datetime,
     settings: AuditorSettings,
+    last_drill: LastDrill | None = None,
 ) -> HostPublic:
+    score, collected_at, metrics = state
     return HostPublic(
         id=host.id,
         hostname=host.hostname,
@@ -67,7 +69,18 @@ def host_public(
         retired_at=as_utc(host.retired_at),
         clone_of=host.clone_of,
         dropped_reports=host.dropped_reports,
+        metrics=None if metrics is None else Metrics.model_validate(metrics),
+        last_drill=last_drill,
     )
+
+
+# What a host's answer needs from its HostState row: score, collected_at, metrics.
+_StateColumns = tuple[Mapping[str, Any] | None, datetime | None, Mapping[str, Any] | None]
+_NO_STATE: _StateColumns = (None, None, None)
+
+
+def state_columns(state: HostState | None) -> _StateColumns:
+    return _NO_STATE if state is None else (state.score, state.collected_at, state.metrics)
 
 
 def _org_filter(org: str | None) -> str | None:
@@ -121,14 +134,18 @@ def list_hosts(
         select(func.count()).select_from(HostRow).outerjoin(HostState, joined).where(*conditions)
     ).one()
     rows = session.exec(
-        select(HostRow, HostState.score, HostState.collected_at)
+        select(HostRow, HostState.score, HostState.collected_at, HostState.metrics)
         .outerjoin(HostState, joined)
         .where(*conditions)
         .order_by(col(HostRow.org), col(HostRow.hostname), col(HostRow.id))
         .limit(limit)
         .offset(offset)
     ).all()
-    items = [host_public(host, score, at, now, settings) for host, score, at in rows]
+    drills = last_drills(session, [row[0].id for row in rows])
+    items = [
+        host_public(host, (score, at, metrics), now, settings, drills.get(host.id))
+        for host, score, at, metrics in rows
+    ]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -138,15 +155,10 @@ def get_host(
 ) -> HostDetail:
     host = visible_host(session, principal, host_id)
     state = session.get(HostState, host_id)
-    public = host_public(
-        host,
-        None if state is None else state.score,
-        None if state is None else state.collected_at,
-        utcnow(),
-        settings,
-    )
+    drill = last_drills(session, [host_id]).get(host_id)
+    public = host_public(host, state_columns(state), utcnow(), settings, drill)
     if state is None:
-        return HostDetail(**public.model_dump(), latest_report=None, metrics=None, findings=[])
+        return HostDetail(**public.model_dump(), latest_report=None, findings=[])
     latest = LatestReport(
         report_id=state.report_id,
         seq=state.seq,
@@ -161,7 +173,6 @@ def get_host(
     return HostDetail(
         **public.model_dump(),
         latest_report=latest,
-        metrics=Metrics.model_validate(state.metrics),
         findings=[Finding.model_validate(finding) for finding in state.findings],
     )
 
@@ -237,10 +248,4 @@ def retire(
         raise not_found(host_id) from None
     session.commit()
     state = session.get(HostState, host_id)
-    return host_public(
-        host,
-        None if state is None else state.score,
-        None if state is None else state.collected_at,
-        utcnow(),
-        settings,
-    )
+    return host_public(host, state_columns(state), utcnow(), settings)

@@ -23,8 +23,10 @@ from rra.auditor.drills.schemas import (
 )
 from rra.auditor.drills.store import DrillAdminError, parsed
 from rra.auditor.models import DrillResultRow, DrillRun, HostRow, PlaybookRow, as_utc
+from rra.auditor.schemas import LastDrill
 from rra.auditor.scoping import within_org
 from rra.auditor.tokens import in_scope
+from rra.checks.drill import Verdict
 
 
 def _utc(moment: datetime) -> datetime:
@@ -183,3 +185,40 @@ def playbook_public(row: PlaybookRow) -> PlaybookPublic:
 
 def playbook_detail(row: PlaybookRow) -> PlaybookDetail:
     return PlaybookDetail(**playbook_public(row).model_dump(), yaml=row.yaml)
+
+
+def last_drills(session: Session, host_ids: list[str]) -> dict[str, LastDrill]:
+    """Each host's newest drill result (any verdict), for a page of hosts in one query."""
+    if not host_ids:
+        return {}
+    newest = (
+        select(
+            col(DrillResultRow.host_id).label("host_id"),
+            func.max(DrillResultRow.started_at).label("started_at"),
+        )
+        .where(col(DrillResultRow.host_id).in_(host_ids))
+        .group_by(col(DrillResultRow.host_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(DrillResultRow)
+        .options(defer(cast(QueryableAttribute[str], DrillResultRow.payload)))
+        .join(
+            newest,
+            (col(DrillResultRow.host_id) == newest.c.host_id)
+            & (col(DrillResultRow.started_at) == newest.c.started_at),
+        )
+        .order_by(col(DrillResultRow.drill_id))
+    ).all()
+    found: dict[str, LastDrill] = {}
+    for row in rows:
+        if row.host_id is None or row.host_id in found:
+            continue  # two drills started the same instant: the first by id, deterministically
+        found[row.host_id] = LastDrill(
+            drill_id=row.drill_id,
+            playbook=row.playbook,
+            verdict=cast(Verdict, row.verdict),
+            started_at=as_utc(row.started_at) or row.started_at,
+            ended_at=as_utc(row.ended_at) or row.ended_at,
+        )
+    return found
