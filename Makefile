@@ -29,7 +29,7 @@ system-deps:
 # The real oracles the tests use: sshd (sshd -T, real logins), PAM modules and pamtester, sudo's
 # visudo/cvtsudoers. Installed when we are root; otherwise the tests that need them skip (and
 # fail in CI).
-TEST_PACKAGES := openssh-server pamtester libpam-google-authenticator libpam-oath oathtool sudo nftables iptables postgresql
+TEST_PACKAGES := tmux openssh-server pamtester libpam-google-authenticator libpam-oath oathtool sudo nftables iptables postgresql
 test-deps: system-deps
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

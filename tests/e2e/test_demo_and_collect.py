@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,21 +12,8 @@ from pathlib import Path
 import pytest
 
 from rra.checks.report import Report
-from tests.conftest import require
 
 RRA = [sys.executable, "-m", "rra"]
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require("restic", shutil.which("restic") is not None, "apt-get install -y restic")
-    folder = tmp_path_factory.mktemp("e2e") / "demo"
-    done = subprocess.run([*RRA, "demo", "--dir", str(folder)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "readiness" in done.stdout
-    assert "Fleet, as the auditor sees it" in done.stdout
-    assert "[PASS] restore drill 'finance-restore'" in done.stdout
-    return folder
 
 
 def test_demo_report_has_the_planted_facts(demo_folder: Path) -> None:

@@ -80,7 +80,7 @@ class FixedSource(DataSource):
         self.loads = 0
         self.triggered: list[tuple[str, str]] = []
 
-    async def host_pages(self) -> AsyncIterator[list[HostSummary]]:  # type: ignore[override]
+    async def host_pages(self) -> AsyncIterator[list[HostSummary]]:
         self.loads += 1
         for start in range(0, len(self.hosts), self.page_size):
             yield self.hosts[start : start + self.page_size]

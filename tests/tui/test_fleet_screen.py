@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from textual.coordinate import Coordinate
@@ -23,9 +24,7 @@ from tests.tui.seed import SEED_HOSTS, SeededFleet
 Scenario = Callable[[Pilot[None], FleetScreen], Awaitable[None]]
 
 
-def api_source(
-    fleet: SeededFleet, who: str = "admin", base_url: str | None = None
-) -> ApiSource:
+def api_source(fleet: SeededFleet, who: str = "admin", base_url: str | None = None) -> ApiSource:
     path = fleet.admin_token_file if who == "admin" else fleet.inspector_token_file
     client = AuditorClient(
         base_url or fleet.server.base_url, path.read_text().strip(), ca_cert=fleet.server.ca_path
@@ -48,7 +47,7 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-def column(table: DataTable[object], key: str) -> list[str]:
+def column(table: DataTable[Any], key: str) -> list[str]:
     index = COLUMN_KEYS.index(key)
     return [str(table.get_row_at(row)[index]) for row in range(table.row_count)]
 
@@ -57,7 +56,7 @@ def host_id(screen: FleetScreen, hostname: str) -> str:
     return next(h.id for h in screen.view.hosts.values() if h.hostname == hostname)
 
 
-def key_at(table: DataTable[object], row: int) -> str:
+def key_at(table: DataTable[Any], row: int) -> str:
     return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
 
 
@@ -167,9 +166,12 @@ def test_refresh_updates_rows_in_place_and_keeps_the_cursor() -> None:
         cursor_key = key_at(screen.table, 3)
         cleared: list[bool] = []
         original_clear = screen.table.clear
-        screen.table.clear = lambda columns=False: (cleared.append(True), original_clear(columns))[
-            1
-        ]  # type: ignore[method-assign]
+
+        def counting_clear(columns: bool = False) -> Any:
+            cleared.append(True)
+            return original_clear(columns)
+
+        screen.table.clear = counting_clear  # type: ignore[method-assign]
         source.hosts = [
             h.model_copy(update={"score": 1.0}) if i == 5 else h for i, h in enumerate(hosts)
         ]
