@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -88,7 +89,10 @@ def tmux_running(command: list[str]) -> Iterator[Tmux]:
     width, height = PANE
     tmux.run("new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height),
              # The pane outlives the TUI so a crash's traceback and exit code stay readable.
-             f"env TERM=xterm-256color {shlex.join(command)}; echo EXITED=$?; sleep 60")  # fmt: skip
+             f"env -u COLUMNS -u LINES TERM=xterm-256color {shlex.join(command)}; "
+             "echo EXITED=$?; sleep 60")  # fmt: skip
+    # A detached session may not keep -x/-y under every window-size policy: set it explicitly.
+    tmux.run("resize-window", "-t", "tui", "-x", str(width), "-y", str(height))
     try:
         yield tmux
     finally:
@@ -98,7 +102,10 @@ def tmux_running(command: list[str]) -> Iterator[Tmux]:
 def test_tui_on_the_demo_auditor(demo_auditor: tuple[str, Path, Path]) -> None:
     url, ca_cert, token_file = demo_auditor
     token = token_file.read_text().strip()
-    with httpx.Client(verify=str(ca_cert), headers={"Authorization": f"Bearer {token}"}) as api:
+    with httpx.Client(
+        verify=ssl.create_default_context(cafile=str(ca_cert)),
+        headers={"Authorization": f"Bearer {token}"},
+    ) as api:
         (host,) = api.get(f"{url}/api/v1/hosts").json()["items"]
     score = f"{host['score']:.0f}"
     command = [*RRA, "tui", "--auditor", url, "--token-file", str(token_file),
@@ -108,10 +115,21 @@ def test_tui_on_the_demo_auditor(demo_auditor: tuple[str, Path, Path]) -> None:
         row = next(line for line in screen.splitlines() if host["hostname"] in line)
         assert f" {score} " in row, row
         assert "[ACTIVE]" in row and "[PASS]" in row  # status and the demo's passing drill
-        tmux.keys("/", host["hostname"][:4])
-        tmux.wait_for("filter")
-        tmux.keys("Enter", "Enter")  # leave the filter, open the host
-        tmux.wait_for("finance-restore", "Findings")
+        # One key at a time, as a person types: a key sent with the one that moves the focus
+        # would reach the widget that had it.
+        tmux.keys("/")
+        tmux.wait_for("filter: words match")
+        time.sleep(0.3)
+        tmux.keys(host["hostname"][:4])
+        tmux.wait_for(f"filter “{host['hostname'][:4]}”")
+        tmux.keys("Enter")  # leave the filter box
+        time.sleep(0.3)
+        tmux.keys("Enter")  # open the host
+        tmux.wait_for("Findings", "recovery.backup_fresh", "points lost")
+        tmux.keys("2")  # the backups tab: the demo's two repositories
+        tmux.wait_for("finance", "hr")
+        tmux.keys("5")  # the drills tab: the demo's passing drill
+        tmux.wait_for("finance-restore", "[PASS]")
         tmux.keys("Escape")
         tmux.wait_for("1–1 of 1 hosts")
         tmux.keys("q")
@@ -122,6 +140,6 @@ def test_tui_offline_report(demo_folder: Path) -> None:
     report = json.loads((demo_folder / "report.json").read_text())
     command = [*RRA, "tui", "--report", str(demo_folder / "report.json")]
     with tmux_running(command) as tmux:
-        screen = tmux.wait_for(report["host"]["hostname"], "(offline)")
+        screen = tmux.wait_for(report["host"]["hostname"], "offline")
         row = next(line for line in screen.splitlines() if report["host"]["hostname"] in line)
         assert f" {report['score']['total']:.0f} " in row, row

@@ -68,6 +68,26 @@ def fixed_fleet(size: int) -> list[HostSummary]:
     return [fixed_host(index) for index in range(size)]
 
 
+def fixed_report(host: HostSummary) -> Report:
+    """A real evaluated report for ``host``, fixed in time (snapshots must not move)."""
+    from tests.auditor.reports import account, backup, make_report
+
+    report = make_report(
+        org=host.org,
+        hostname=host.hostname,
+        machine_id="0" * 32,
+        collected_at=FIXED_NOW,
+        backups=[backup("finance", 3.0), backup("hr", 72.0)],
+        accounts=[
+            account("alice"),
+            account("bob", "missing"),
+            account("root", "missing", privileged=True),
+        ],
+        sources=["198.51.100.7", "203.0.113.9"],
+    )
+    return report.model_copy(update={"report_id": "00000000-0000-4000-8000-000000000000"})
+
+
 class FixedSource(DataSource):
     """An in-memory source of fixed data (snapshots, refresh behaviour, the benchmark). The hosts
     list may be swapped between loads; ``loads`` counts them."""
@@ -93,11 +113,15 @@ class FixedSource(DataSource):
 
     async def host(self, host_id: str) -> HostDetail:
         summary = self._summary(host_id)
-        return HostDetail(**summary.model_dump(), findings=[])
+        report = fixed_report(summary)
+        values = summary.model_dump()
+        values.update(
+            score=report.score.total, pillars=report.score.pillars, metrics=report.metrics
+        )
+        return HostDetail(**values, findings=report.findings)
 
     async def host_report(self, host_id: str) -> Report | None:
-        self._summary(host_id)
-        return None
+        return fixed_report(self._summary(host_id))
 
     async def host_history(self, host_id: str) -> list[ScorePoint]:
         summary = self._summary(host_id)

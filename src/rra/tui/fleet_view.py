@@ -78,7 +78,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
         lambda h: _missing_last(_pillar(h, "exposure")),
     ),
     Column(
-        "backup_age", "Backup age", lambda h, _: fmt.hours(_metric(h, "backup_age_hours")),
+        "backup_age", "Backup", lambda h, _: fmt.hours(_metric(h, "backup_age_hours")),
         lambda h: _missing_last(_metric(h, "backup_age_hours")),
     ),
     Column(
@@ -86,15 +86,15 @@ COLUMNS: Final[tuple[Column, ...]] = (
         lambda h: _missing_last(_metric(h, "second_factor_coverage")),
     ),
     Column(
-        "admin_exposed", "Admin svc", lambda h, _: fmt.count(_metric(h, "admin_services_exposed")),
+        "admin_exposed", "Admin", lambda h, _: fmt.count(_metric(h, "admin_services_exposed")),
         lambda h: _missing_last(_metric(h, "admin_services_exposed")),
     ),
     Column(
-        "direct_sources", "Direct src", lambda h, _: fmt.count(_sources(h)),
+        "direct_sources", "Direct", lambda h, _: fmt.count(_sources(h)),
         lambda h: _missing_last(_sources(h)),
     ),
     Column(
-        "last_drill", "Last drill", _last_drill_cell,
+        "last_drill", "Drill", _last_drill_cell,
         lambda h: (h.last_drill is None, h.last_drill.started_at if h.last_drill else _NEVER),
     ),
     Column(

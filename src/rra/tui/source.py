@@ -142,7 +142,7 @@ class ReportSource(DataSource):
     def __init__(self, path: Path, report: Report) -> None:
         self.path = path
         self.report = report
-        self.label = f"{path} (offline)"
+        self.label = f"offline · {path.name}"
         info = report.host
         self.host_id = info.machine_id or info.hostname
         self.summary = HostSummary(

@@ -33,6 +33,7 @@ from rra.tui.source import DataSource
 
 REFRESH_SECONDS: Final = 30.0
 RETRY_SECONDS: Final = (2.0, 5.0, 10.0, 30.0)
+_WIDE_CELLS: Final = frozenset({"host", "org", "last_drill", "last_seen", "status"})
 
 
 class HostChosen(Message):
@@ -91,7 +92,10 @@ class FleetScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.source.label
         for column in COLUMNS:
-            self.table.add_column(column.label, key=column.key)
+            # Room for the sort arrow where cells can be narrower than the label (a column is as
+            # wide as its widest label or cell); names, orgs and badges are wider anyway.
+            room = "" if column.key in _WIDE_CELLS else "  "
+            self.table.add_column(column.label + room, key=column.key)
         self._label_columns()
         self.query_one("#filter", Input).display = False
         self.table.focus()
@@ -200,6 +204,8 @@ class FleetScreen(Screen[None]):
             + " hosts",
             f"page {view.page + 1}/{view.pages}",
         ]
+        sorted_by = next(c.label for c in COLUMNS if c.key == view.sort_key)
+        parts.append(f"sorted by {sorted_by} {'▼' if view.descending else '▲'}")
         if view.org_filter:
             parts.append(f"org {view.org_filter} (x: all)")
         if view.filter_text:
@@ -215,7 +221,8 @@ class FleetScreen(Screen[None]):
     def _label_columns(self) -> None:
         arrow = " ▼" if self.view.descending else " ▲"
         for column in COLUMNS:
-            label = column.label + (arrow if column.key == self.view.sort_key else "")
+            room = "" if column.key in _WIDE_CELLS else "  "
+            label = column.label + (arrow if column.key == self.view.sort_key else room)
             self.table.columns[column.key].label = Text(label)  # type: ignore[index]
         self.table.refresh()
 
