@@ -85,6 +85,7 @@ bench: test-deps sync-all
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/drill.py --rounds 2
 	$(VENV)/bin/python bench/agentless.py --rounds 1
+	$(VENV)/bin/python bench/tui.py --rounds 3
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache demo
