@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.tui.fleet_data import FIXED_NOW, FixedSource, fixed_fleet  # noqa: E402
 
-from rra.tui.client import _HOSTS  # noqa: E402 - after the path is set
+from rra.tui.client import HOST_LIST  # noqa: E402 - after the path is set
 from rra.tui.models import HostSummary  # noqa: E402
 
 SIZE = (160, 50)
@@ -53,7 +53,7 @@ class JsonPagesSource(FixedSource):
     async def host_pages(self) -> AsyncIterator[list[HostSummary]]:
         for page in self.pages:
             await asyncio.sleep(0)  # a page boundary is a network wait in real life
-            yield _HOSTS.validate_python(page)
+            yield HOST_LIST.validate_python(page)
 
 
 def rss_mb() -> float:

@@ -15,6 +15,7 @@ from rra.tui.screens.drills import DrillsScreen
 from rra.tui.screens.host import HostScreen
 from rra.tui.screens.org import OrgScreen, OrgSelected
 from rra.tui.source import ApiSource
+from tests.tui.harness import settle, wait_until
 from tests.tui.seed import PLAYBOOK, SEED_HOSTS, SeededFleet
 
 Scenario = Callable[[Pilot[None], RraApp], Awaitable[None]]
@@ -35,33 +36,19 @@ def run_app(fleet: SeededFleet, scenario: Scenario, who: str = "admin") -> None:
     asyncio.run(main())
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(condition: Callable[[], bool], pilot: Pilot[None], seconds: float = 10) -> None:
-    for _ in range(int(seconds * 20)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    await pilot.pause()
-    assert condition()
-
-
 def test_fleet_to_host_and_back(seeded_fleet: SeededFleet) -> None:
     async def scenario(pilot: Pilot[None], app: RraApp) -> None:
         assert app.fleet.table.row_count == len(SEED_HOSTS)
         app.fleet.view.set_filter("ais-db-01")
         app.fleet.render_window()
         await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, HostScreen), pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, HostScreen))
         await settle(pilot)
         host_screen = app.screen
         assert isinstance(host_screen, HostScreen)
         assert host_screen.host_id == seeded_fleet.hosts["ais-db-01"].host_id
         await pilot.press("escape")
-        await until(lambda: app.screen is app.fleet, pilot)
+        await wait_until(pilot, lambda: app.screen is app.fleet)
 
     run_app(seeded_fleet, scenario)
 
@@ -69,12 +56,12 @@ def test_fleet_to_host_and_back(seeded_fleet: SeededFleet) -> None:
 def test_org_screen_filters_the_fleet(seeded_fleet: SeededFleet) -> None:
     async def scenario(pilot: Pilot[None], app: RraApp) -> None:
         await pilot.press("o")
-        await until(lambda: isinstance(app.screen, OrgScreen), pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, OrgScreen))
         await settle(pilot)
         org_screen = app.screen
         assert isinstance(org_screen, OrgScreen)
         org_screen.post_message(OrgSelected("mic/hcm"))
-        await until(lambda: app.screen is app.fleet, pilot)
+        await wait_until(pilot, lambda: app.screen is app.fleet)
         await pilot.pause()
         shown = {str(app.fleet.table.get_row_at(i)[0]) for i in range(app.fleet.table.row_count)}
         assert shown == {"hcm-app-01", "hcm-app-02"}
@@ -93,7 +80,7 @@ def test_palette_jumps_to_a_host(seeded_fleet: SeededFleet) -> None:
         await asyncio.sleep(0.5)  # the palette searches in the background
         await pilot.pause()
         await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, HostScreen), pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, HostScreen))
         host_screen = app.screen
         assert isinstance(host_screen, HostScreen)
         assert host_screen.host_id == seeded_fleet.hosts["hn-fin-01"].host_id
@@ -115,17 +102,17 @@ def test_run_a_drill_from_the_fleet(seeded_fleet: SeededFleet) -> None:
         app.fleet.view.set_filter("hcm-app-02")
         app.fleet.render_window()
         await pilot.press("d")  # run a drill on the highlighted host
-        await until(lambda: type(app.screen).__name__ == "RunDrillForm", pilot)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "RunDrillForm")
         await pilot.pause()
         form = app.screen
         host_input = form.query_one("#run-host")
         assert getattr(host_input, "value", None) == "hcm-app-02"
         await pilot.press("enter")  # the host field submits the form
-        await until(lambda: type(app.screen).__name__ == "ConfirmScreen", pilot)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.press("y")
-        await until(lambda: runs_for_target() == before + 1, pilot)
+        await wait_until(pilot, lambda: runs_for_target() == before + 1)
         await pilot.press("D")
-        await until(lambda: isinstance(app.screen, DrillsScreen), pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, DrillsScreen))
 
     run_app(seeded_fleet, scenario)
     assert runs_for_target() == before + 1

@@ -7,21 +7,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static
 
-from rra.tui.client import AuditorClient
 from rra.tui.screens.confirm import ConfirmScreen
 from rra.tui.screens.drill_rows import HISTORY_KEYS, RUN_KEYS
 from rra.tui.screens.drills import DrillsScreen, RunDrillForm
-from rra.tui.source import ApiSource, ReportSource
+from rra.tui.source import ReportSource
 from tests.auditor.drill_support import claim
 from tests.auditor.reports import make_report
-from tests.tui.harness import ScreenHarness
+from tests.tui.harness import ScreenHarness, api_source, settle, wait_until
 from tests.tui.seed import PLAYBOOK, SeededFleet
 
 Scenario = Callable[[Pilot[None], DrillsScreen], Awaitable[None]]
@@ -31,7 +30,7 @@ class RecordingHarness(ScreenHarness):
     """The harness, remembering every notification (message, severity)."""
 
     def __init__(self, screen: DrillsScreen) -> None:
-        super().__init__(cast("Screen[object]", screen))  # the harness takes Screen[object]
+        super().__init__(screen)
         self.notes: list[tuple[str, SeverityLevel]] = []
 
     def notify(
@@ -47,14 +46,6 @@ class RecordingHarness(ScreenHarness):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
 
-def api_source(fleet: SeededFleet, who: str = "admin") -> ApiSource:
-    path = fleet.admin_token_file if who == "admin" else fleet.inspector_token_file
-    client = AuditorClient(
-        fleet.server.base_url, path.read_text().strip(), ca_cert=fleet.server.ca_path
-    )
-    return ApiSource(client)
-
-
 def run(screen: DrillsScreen, scenario: Scenario) -> None:
     async def main() -> None:
         async with RecordingHarness(screen).run_test(size=(140, 40)) as pilot:
@@ -65,21 +56,8 @@ def run(screen: DrillsScreen, scenario: Scenario) -> None:
     asyncio.run(main())
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def wait_for(pilot: Pilot[None], done: Callable[[], bool], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if done():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out waiting for the screen")
-
-
 async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[Any]]) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind))
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind))
 
 
 def cells(table: DataTable[Any], keys: tuple[str, ...]) -> list[dict[str, str]]:
@@ -158,7 +136,7 @@ def test_admin_runs_a_drill_from_the_keyboard(seeded_fleet: SeededFleet) -> None
     async def scenario(pilot: Pilot[None], screen: DrillsScreen) -> None:
         await fill_the_form(pilot, "ais-web-01")
         await pilot.press("y")
-        await wait_for(pilot, lambda: any("queued" in text for text, _ in notes(pilot)))
+        await wait_until(pilot, lambda: any("queued" in text for text, _ in notes(pilot)))
         await settle(pilot)
         queued = [text for text, _ in notes(pilot) if text.startswith("drill run queued: ")]
         assert len(queued) == 1
@@ -212,7 +190,7 @@ def test_inspector_is_refused_and_no_run_is_created(seeded_fleet: SeededFleet) -
         await pilot.press("enter")
         await wait_for_screen(pilot, ConfirmScreen)
         await pilot.press("y")
-        await wait_for(pilot, lambda: any(sev == "error" for _, sev in notes(pilot)))
+        await wait_until(pilot, lambda: any(sev == "error" for _, sev in notes(pilot)))
         errors = [text for text, severity in notes(pilot) if severity == "error"]
         assert len(errors) == 1
         assert errors[0].startswith("your token may not run drills (403 ")
@@ -240,10 +218,10 @@ def test_runs_refresh_by_themselves_while_shown(seeded_fleet: SeededFleet) -> No
         made = api.post("/api/v1/drills/runs", json={"playbook": PLAYBOOK, "host": "hcm-app-02"})
         assert made.status_code == 201, made.text
         run_id = made.json()["id"]
-        await wait_for(pilot, lambda: state_of(run_id) == "[PENDING]")
+        await wait_until(pilot, lambda: state_of(run_id) == "[PENDING]")
         claimed = claim(server, host)
         assert claimed.status_code == 200, claimed.text
-        await wait_for(pilot, lambda: state_of(run_id) == "[CLAIMED]")
+        await wait_until(pilot, lambda: state_of(run_id) == "[CLAIMED]")
         assert cells(screen.table("runs"), RUN_KEYS)[0]["target"] == "hcm-app-02"
 
     run(DrillsScreen(api_source(seeded_fleet), refresh_seconds=0.2), scenario)

@@ -12,24 +12,14 @@ from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from rra.tui.client import AuditorClient
 from rra.tui.fleet_view import COLUMN_KEYS
 from rra.tui.screens.fleet import FleetScreen, HostChosen
-from rra.tui.source import ApiSource
 from tests.tui.fleet_data import FIXED_NOW, FixedSource, fixed_fleet
-from tests.tui.harness import ScreenHarness
+from tests.tui.harness import ScreenHarness, api_source, settle
 from tests.tui.proxy import Relay
 from tests.tui.seed import SEED_HOSTS, SeededFleet
 
 Scenario = Callable[[Pilot[None], FleetScreen], Awaitable[None]]
-
-
-def api_source(fleet: SeededFleet, who: str = "admin", base_url: str | None = None) -> ApiSource:
-    path = fleet.admin_token_file if who == "admin" else fleet.inspector_token_file
-    client = AuditorClient(
-        base_url or fleet.server.base_url, path.read_text().strip(), ca_cert=fleet.server.ca_path
-    )
-    return ApiSource(client)
 
 
 def run(screen: FleetScreen, scenario: Scenario) -> None:
@@ -40,11 +30,6 @@ def run(screen: FleetScreen, scenario: Scenario) -> None:
         await screen.source.close()
 
     asyncio.run(main())
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def column(table: DataTable[Any], key: str) -> list[str]:
@@ -188,7 +173,7 @@ def test_refresh_updates_rows_in_place_and_keeps_the_cursor() -> None:
     run(FleetScreen(source, now=lambda: FIXED_NOW), scenario)
 
 
-def test_large_fleet_pages(tmp_path: object) -> None:
+def test_large_fleet_pages() -> None:
     source = FixedSource(fixed_fleet(1200))
 
     async def scenario(pilot: Pilot[None], screen: FleetScreen) -> None:

@@ -9,12 +9,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
 from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent
 
 from rra.checks.facts import Facts
@@ -25,7 +23,7 @@ from rra.tui.screens import host_tables as tables
 from rra.tui.screens.host import HostScreen, RunDrillRequested
 from rra.tui.source import ApiSource, DataSource, ReportSource
 from tests.auditor.reports import account, backup, make_report, source
-from tests.tui.harness import ScreenHarness
+from tests.tui.harness import ScreenHarness, api_source, settle
 from tests.tui.proxy import Relay
 from tests.tui.seed import PLAYBOOK, SeededFleet
 
@@ -34,27 +32,18 @@ NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 
 def harness(screen: HostScreen) -> ScreenHarness:
-    # ScreenHarness takes a Screen[object]; Screen's result type is invariant, hence the cast.
-    return ScreenHarness(cast("Screen[object]", screen))
+    return ScreenHarness(screen)
 
 
 class DrillCatcher(ScreenHarness):
     """The harness, plus the handler the real app has for ``d``."""
 
     def __init__(self, screen: HostScreen) -> None:
-        super().__init__(cast("Screen[object]", screen))
+        super().__init__(screen)
         self.requests: list[RunDrillRequested] = []
 
     def on_run_drill_requested(self, message: RunDrillRequested) -> None:
         self.requests.append(message)
-
-
-def api_source(fleet: SeededFleet, who: str = "admin", base_url: str | None = None) -> ApiSource:
-    path = fleet.admin_token_file if who == "admin" else fleet.inspector_token_file
-    client = AuditorClient(
-        base_url or fleet.server.base_url, path.read_text().strip(), ca_cert=fleet.server.ca_path
-    )
-    return ApiSource(client)
 
 
 def run(screen: HostScreen, scenario: Scenario, app: ScreenHarness | None = None) -> None:
@@ -67,11 +56,6 @@ def run(screen: HostScreen, scenario: Scenario, app: ScreenHarness | None = None
             await screen.source.close()
 
     asyncio.run(main())
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def rows(table: DataTable[tables.Cell]) -> list[list[str]]:

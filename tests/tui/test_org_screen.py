@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
 
-from rra.tui.client import AuditorClient
 from rra.tui.models import DrillResult, TrendPoint
 from rra.tui.screens.org import OrgScreen, OrgSelected
 from rra.tui.screens.org_rows import (
@@ -22,8 +20,7 @@ from rra.tui.screens.org_rows import (
     tree_labels,
     trend_summary,
 )
-from rra.tui.source import ApiSource
-from tests.tui.harness import ScreenHarness
+from tests.tui.harness import ScreenHarness, api_source, settle
 from tests.tui.seed import SeededFleet
 
 Scenario = Callable[[Pilot[None], OrgScreen], Awaitable[None]]
@@ -33,19 +30,11 @@ class RecordingHarness(ScreenHarness):
     """The harness, remembering every OrgSelected that bubbles up to the app."""
 
     def __init__(self, screen: OrgScreen) -> None:
-        super().__init__(cast("Screen[object]", screen))  # the harness takes Screen[object]
+        super().__init__(screen)
         self.selected: list[str] = []
 
     def on_org_selected(self, message: OrgSelected) -> None:
         self.selected.append(message.org)
-
-
-def api_source(fleet: SeededFleet, who: str = "admin") -> ApiSource:
-    path = fleet.admin_token_file if who == "admin" else fleet.inspector_token_file
-    client = AuditorClient(
-        fleet.server.base_url, path.read_text().strip(), ca_cert=fleet.server.ca_path
-    )
-    return ApiSource(client)
 
 
 def run(screen: OrgScreen, scenario: Scenario) -> None:
@@ -56,11 +45,6 @@ def run(screen: OrgScreen, scenario: Scenario) -> None:
         await screen.source.close()
 
     asyncio.run(main())
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def rows(table: DataTable[Any]) -> dict[str, dict[str, str]]:

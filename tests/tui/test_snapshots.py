@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 
 from rra.tui.app import RraApp
 from tests.tui.fleet_data import FIXED_NOW, FixedSource, fixed_fleet
+from tests.tui.harness import settle
 
 SIZE = (120, 40)
 Compare = Callable[..., bool]
@@ -20,18 +21,13 @@ def make_app() -> RraApp:
     return RraApp(FixedSource(fixed_fleet(30)), now=lambda: FIXED_NOW)
 
 
-async def settled(pilot: Pilot[Any]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def test_fleet(snap_compare: Compare) -> None:
-    assert snap_compare(make_app(), terminal_size=SIZE, run_before=settled)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
 
 
 def test_fleet_filtered_and_sorted(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("slash", *"hue", "enter", "s", "s")  # filter, then sort by 2 columns on
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
@@ -39,45 +35,45 @@ def test_fleet_filtered_and_sorted(snap_compare: Compare) -> None:
 
 def test_host(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("enter")
-        await settled(pilot)
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
 def test_host_accounts_tab(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("enter")
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("3")
-        await settled(pilot)
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
 def test_orgs(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("o")
-        await settled(pilot)
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
 def test_drills(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("D")
-        await settled(pilot)
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
 def test_run_drill_confirmation(snap_compare: Compare) -> None:
     async def before(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
+        await settle(pilot)
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("enter")

@@ -83,7 +83,8 @@ def read_token(path: Path) -> str:
     return token[0].strip()
 
 
-_HOSTS = TypeAdapter(list[HostSummary])
+# Public: bench/tui.py validates pages exactly as the client does.
+HOST_LIST = TypeAdapter(list[HostSummary])
 _POINTS = TypeAdapter(list[ScorePoint])
 _ORGS = TypeAdapter(list[OrgRollup])
 _TREND = TypeAdapter(list[TrendPoint])
@@ -152,7 +153,7 @@ class AuditorClient:
         offset = 0
         while True:
             page = await self._json("/hosts", limit=page_size, offset=offset)
-            hosts = _validated(_HOSTS, page.get("items", []), "/hosts")
+            hosts = _validated(HOST_LIST, page.get("items", []), "/hosts")
             yield hosts
             offset += len(hosts)
             if not hosts or offset >= int(page.get("total", 0)):

@@ -10,100 +10,76 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from rich.text import Text
 
 from rra.tui import format as fmt
-from rra.tui.models import HostSummary
+from rra.tui.models import HostSummary, LastDrill
 
 PAGE_SIZE: Final = 200
-_NEVER: Final = datetime.min.replace(tzinfo=UTC)
 
 Cell = str | Text
 
 
 @dataclass(frozen=True)
 class Column:
+    """One fleet column: the host's value, how it reads, and how it orders (unknowns last)."""
+
     key: str
     label: str
-    cell: Callable[[HostSummary, datetime], Cell]
-    # Sort keys put "unknown" last in ascending order: (is_missing, value).
-    sort: Callable[[HostSummary], tuple[bool, Any]]
+    value: Callable[[HostSummary], Any]
+    render: Callable[[Any, datetime], Cell]
+    order: Callable[[Any], Any] = lambda value: value
+
+    def cell(self, host: HostSummary, now: datetime) -> Cell:
+        return self.render(self.value(host), now)
+
+    def sort(self, host: HostSummary) -> tuple[bool, Any]:
+        value = self.value(host)
+        return (True, 0) if value is None else (False, self.order(value))
 
 
-def _missing_last(value: Any) -> tuple[bool, Any]:
-    return (value is None, value if value is not None else 0)
+def _plain(render: Callable[[Any], Cell]) -> Callable[[Any, datetime], Cell]:
+    return lambda value, _now: render(value)
 
 
-def _pillar(host: HostSummary, name: str) -> float | None:
-    return None if host.pillars is None else getattr(host.pillars, name)
+def _pillar(name: str) -> Callable[[HostSummary], float | None]:
+    return lambda host: None if host.pillars is None else getattr(host.pillars, name)
 
 
-def _metric(host: HostSummary, name: str) -> Any:
-    return None if host.metrics is None else getattr(host.metrics, name)
+def _metric(name: str) -> Callable[[HostSummary], Any]:
+    return lambda host: None if host.metrics is None else getattr(host.metrics, name)
 
 
-def _sources(host: HostSummary) -> int | None:
-    if host.metrics is None:
-        return None
-    return host.metrics.direct_access_machine_count
-
-
-def _last_drill_cell(host: HostSummary, now: datetime) -> Cell:
-    drill = host.last_drill
+def _last_drill_cell(drill: LastDrill | None, now: datetime) -> Cell:
     if drill is None:
         return fmt.MISSING
-    badge = fmt.verdict_badge(drill.verdict)
-    return Text.assemble(badge, " ", fmt.ago(drill.started_at, now))
+    return Text.assemble(fmt.verdict_badge(drill.verdict), " ", fmt.ago(drill.started_at, now))
 
 
 STATUS_ORDER: Final = {"stale": 0, "late": 1, "active": 2, "retired": 3}
+_score = _plain(fmt.score_text)
 
 COLUMNS: Final[tuple[Column, ...]] = (
-    Column("host", "Host", lambda h, _: h.hostname, lambda h: (False, h.hostname.lower())),
-    Column("org", "Org", lambda h, _: h.org, lambda h: (False, h.org)),
-    Column("score", "Score", lambda h, _: fmt.score_text(h.score), lambda h: _missing_last(h.score)),
+    Column("host", "Host", lambda h: h.hostname, _plain(str), str.lower),
+    Column("org", "Org", lambda h: h.org, _plain(str)),
+    Column("score", "Score", lambda h: h.score, _score),
+    Column("recovery", "Rec", _pillar("recovery"), _score),
+    Column("authentication", "Auth", _pillar("authentication"), _score),
+    Column("exposure", "Exp", _pillar("exposure"), _score),
+    Column("backup_age", "Backup", _metric("backup_age_hours"), _plain(fmt.hours)),
+    Column("second_factor", "2FA", _metric("second_factor_coverage"), _plain(fmt.percent)),
+    Column("admin_exposed", "Admin", _metric("admin_services_exposed"), _plain(fmt.count)),
+    Column("direct_sources", "Direct", _metric("direct_access_machine_count"), _plain(fmt.count)),
     Column(
-        "recovery", "Rec", lambda h, _: fmt.score_text(_pillar(h, "recovery")),
-        lambda h: _missing_last(_pillar(h, "recovery")),
+        "last_drill", "Drill", lambda h: h.last_drill, _last_drill_cell, lambda d: d.started_at
     ),
+    Column("last_seen", "Seen", lambda h: h.last_seen_at, lambda at, now: fmt.ago(at, now)),
     Column(
-        "authentication", "Auth", lambda h, _: fmt.score_text(_pillar(h, "authentication")),
-        lambda h: _missing_last(_pillar(h, "authentication")),
-    ),
-    Column(
-        "exposure", "Exp", lambda h, _: fmt.score_text(_pillar(h, "exposure")),
-        lambda h: _missing_last(_pillar(h, "exposure")),
-    ),
-    Column(
-        "backup_age", "Backup", lambda h, _: fmt.hours(_metric(h, "backup_age_hours")),
-        lambda h: _missing_last(_metric(h, "backup_age_hours")),
-    ),
-    Column(
-        "second_factor", "2FA", lambda h, _: fmt.percent(_metric(h, "second_factor_coverage")),
-        lambda h: _missing_last(_metric(h, "second_factor_coverage")),
-    ),
-    Column(
-        "admin_exposed", "Admin", lambda h, _: fmt.count(_metric(h, "admin_services_exposed")),
-        lambda h: _missing_last(_metric(h, "admin_services_exposed")),
-    ),
-    Column(
-        "direct_sources", "Direct", lambda h, _: fmt.count(_sources(h)),
-        lambda h: _missing_last(_sources(h)),
-    ),
-    Column(
-        "last_drill", "Drill", _last_drill_cell,
-        lambda h: (h.last_drill is None, h.last_drill.started_at if h.last_drill else _NEVER),
-    ),
-    Column(
-        "last_seen", "Seen", lambda h, now: fmt.ago(h.last_seen_at, now),
-        lambda h: (h.last_seen_at is None, h.last_seen_at or _NEVER),
-    ),
-    Column(
-        "status", "Status", lambda h, _: fmt.status_badge(h.status),
-        lambda h: (False, STATUS_ORDER.get(h.status, 9)),
+        "status", "Status", lambda h: h.status, _plain(fmt.status_badge),
+        lambda status: STATUS_ORDER.get(status, 9),
     ),
 )  # fmt: skip
 COLUMN_KEYS: Final = tuple(column.key for column in COLUMNS)
@@ -204,11 +180,14 @@ class FleetView:
     def _sorted_hosts(self) -> list[HostSummary]:
         if self._sorted is None:
             column = _BY_KEY[self.sort_key]
-            ordered = sorted(self.hosts.values(), key=lambda h: h.hostname.lower())
-            present = [h for h in ordered if not column.sort(h)[0]]
-            missing = [h for h in ordered if column.sort(h)[0]]
-            present.sort(key=lambda h: column.sort(h)[1], reverse=self.descending)
-            self._sorted = present + missing  # unknown values stay last either way
+            keyed = sorted(
+                ((column.sort(h), h) for h in self.hosts.values()),
+                key=lambda pair: pair[1].hostname.lower(),
+            )
+            present = [(key, h) for key, h in keyed if not key[0]]
+            present.sort(key=lambda pair: pair[0][1], reverse=self.descending)
+            # Unknown values stay last in either direction.
+            self._sorted = [h for _, h in present] + [h for key, h in keyed if key[0]]
         return self._sorted
 
     def _invalidate(self, *, resort: bool) -> None:

@@ -15,11 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import WorkType
 
 from rra.tui import format as fmt
 from rra.tui.client import AuditorError
 from rra.tui.models import DrillResult, DrillRun
+from rra.tui.screens import job
 from rra.tui.screens.drill_rows import (
     HISTORY_COLUMNS,
     RUN_COLUMNS,
@@ -36,12 +36,6 @@ __all__ = ["DrillsScreen", "RunDrillForm", "confirm_and_trigger"]
 
 RUNS_REFRESH_SECONDS: Final = 5.0
 MAX_NAME_LOOKUPS: Final = 20  # host ids resolved to names per refresh
-
-
-def _job(work: WorkType[None]) -> WorkType[None]:
-    """A worker's work as a callable: a job cancelled before it starts leaves no coroutine
-    never awaited (and this names its result type for mypy)."""
-    return work
 
 
 class DrillsScreen(Screen[None]):
@@ -112,11 +106,11 @@ class DrillsScreen(Screen[None]):
 
     # ── loading ──
     def action_reload(self) -> None:
-        self.run_worker(_job(self._load_history), exclusive=True, group="drills-history")
+        self.run_worker(job(self._load_history), exclusive=True, group="drills-history")
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        self.run_worker(_job(self._load_runs), exclusive=True, group="drills-runs")
+        self.run_worker(job(self._load_runs), exclusive=True, group="drills-runs")
 
     async def _load_history(self) -> None:
         try:
@@ -203,7 +197,7 @@ class DrillsScreen(Screen[None]):
         if self.source.offline:
             self.notify(OFFLINE_MESSAGE, title="Run drill", severity="warning", markup=False)
             return
-        self.run_worker(_job(self._run_drill), group="drills-trigger", exclusive=True)
+        self.run_worker(job(self._run_drill), group="drills-trigger", exclusive=True)
 
     async def _run_drill(self) -> None:
         run = await confirm_and_trigger(self, self.source, self.host)

@@ -29,6 +29,7 @@ from rra.tui import format as fmt
 from rra.tui.client import AuditorError, AuditorUnreachable
 from rra.tui.fleet_view import COLUMNS, Cell, FleetView, row_cells
 from rra.tui.models import HostSummary
+from rra.tui.screens import job
 from rra.tui.source import DataSource
 
 REFRESH_SECONDS: Final = 30.0
@@ -105,7 +106,7 @@ class FleetScreen(Screen[None]):
 
     # ── loading ──
     def action_reload(self) -> None:
-        self._load_worker = self.run_worker(self._load(), exclusive=True, group="fleet-load")
+        self._load_worker = self.run_worker(job(self._load), exclusive=True, group="fleet-load")
 
     def _scheduled_reload(self) -> None:
         # A slow load is not cut short by the next tick; "r" restarts it on purpose.

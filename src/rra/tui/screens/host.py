@@ -38,6 +38,7 @@ from rra.tui import format as fmt
 from rra.tui.client import AuditorError, AuditorUnreachable
 from rra.tui.models import DrillResult, HostDetail, ScorePoint
 from rra.tui.screens import host_tables as tables
+from rra.tui.screens import job
 from rra.tui.source import DataSource
 
 NO_REPORT = "This host has not sent a report yet: nothing was collected to show here."
@@ -127,7 +128,7 @@ class HostScreen(Screen[None]):
 
     # ── loading ──
     def action_reload(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="host")
+        self.run_worker(job(self._load), exclusive=True, group="host")
 
     async def _load(self) -> None:
         loading = self.query_one("#host-loading", Static)

@@ -19,19 +19,13 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
-from textual.worker import WorkType
 
 from rra.tui import format as fmt
 from rra.tui.client import AuditorError
 from rra.tui.models import OrgRollup, TrendPoint
+from rra.tui.screens import job
 from rra.tui.screens.org_rows import COLUMNS, Cell, org_rows, trend_summary
 from rra.tui.source import DataSource
-
-
-def _job(work: WorkType[None]) -> WorkType[None]:
-    """A worker's work as a callable: a job cancelled before it starts leaves no coroutine
-    never awaited (and this names its result type for mypy)."""
-    return work
 
 
 class OrgSelected(Message):
@@ -88,7 +82,7 @@ class OrgScreen(Screen[None]):
 
     # ── loading ──
     def action_reload(self) -> None:
-        self.run_worker(_job(self._load), exclusive=True, group="org-load")
+        self.run_worker(job(self._load), exclusive=True, group="org-load")
 
     async def _load(self) -> None:
         self._status("loading…")
@@ -134,7 +128,7 @@ class OrgScreen(Screen[None]):
     def show_trend(self, org: str) -> None:
         self.trend_org = org
         self.query_one("#trend-title", Static).update(Text(f"{org}: loading trend…"))
-        self.run_worker(_job(partial(self._load_trend, org)), exclusive=True, group="org-trend")
+        self.run_worker(job(partial(self._load_trend, org)), exclusive=True, group="org-trend")
 
     async def _load_trend(self, org: str) -> None:
         try:
